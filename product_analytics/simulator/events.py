@@ -465,8 +465,10 @@ def _instances(gen: DayGenerator, ev: dict[str, np.ndarray]) -> dict[str, np.nda
 def _dict_array(codes: np.ndarray, values: list) -> pa.Array:
     """A dictionary-encoded string column from integer codes (negative codes are null)."""
     codes = np.asarray(codes, dtype=np.int32)
-    indices = pa.array(np.maximum(codes, 0), pa.int32(), mask=codes < 0)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))
+    absent = [i for i, v in enumerate(values) if v is None]
+    null = (codes < 0) | np.isin(codes, absent) if absent else codes < 0
+    indices = pa.array(np.maximum(codes, 0), pa.int32(), mask=null)
+    return pa.DictionaryArray.from_arrays(indices, pa.array([v or "" for v in values], pa.string()))
 
 
 def _strings(values: list[str]) -> pa.Array:

@@ -1,0 +1,42 @@
+# The four targets users and CI rely on: demo, test, ui, bench.
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: setup demo test ui bench lint clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+## setup: the virtualenv, the Dagster home and dbt's manifest
+setup: $(STAMP)
+	@$(BIN)/python -m product_analytics.instance >/dev/null
+	@$(BIN)/dagster-dbt project prepare-and-package --file product_analytics/project.py >/dev/null
+
+## demo: simulate the last 7 days and materialize every asset through Dagster
+demo: setup
+	$(BIN)/python -m product_analytics.demo
+
+## test: the whole test suite (CI runs exactly this)
+test: setup
+	$(BIN)/python -m pytest
+
+## ui: the Dagster UI on the demo's instance
+ui: setup
+	DAGSTER_HOME=$$($(BIN)/python -m product_analytics.config dagster-home) $(BIN)/dagster dev -w workspace.yaml
+
+## bench: benchmarks (figures and ratios, never pass/fail)
+bench: setup
+	$(BIN)/python benchmarks/bench_simulator.py
+
+lint: setup
+	$(BIN)/ruff check product_analytics product_analytics_tests benchmarks
+	$(BIN)/ruff format --check product_analytics product_analytics_tests benchmarks
+
+clean:
+	rm -rf $(VENV) data dbt/target dbt/logs

@@ -1,0 +1,97 @@
+"""All configuration, read from environment variables with safe defaults.
+
+Nothing else in the package reads ``os.environ``; the README lists every
+variable. Values are read when called (not at import), so tests can pin them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+DUCKDB_FILE_NAME = "warehouse.duckdb"  # its stem is the database name in dbt's manifest
+
+
+class ConfigError(ValueError):
+    """A configuration variable holds a value that cannot be used."""
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _int(name: str, default: int, minimum: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from exc
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _date(name: str, default: str) -> date:
+    raw = _env(name, default)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    duckdb_path: Path
+    dagster_home: Path
+    start_date: date
+    sim_seed: int
+    sim_daily_users: int
+    ingest_clock: datetime | None  # None: the wall clock
+
+    @property
+    def landing_dir(self) -> Path:
+        """Where the simulator writes its exports (the pipeline's input)."""
+        return self.data_dir / "landing" / "simulator"
+
+    @property
+    def truth_dir(self) -> Path:
+        """The simulator's ground truth, read by tests only."""
+        return self.data_dir / "simulator_truth"
+
+
+def settings() -> Settings:
+    data_dir = Path(_env("PA_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser().resolve()
+    duckdb_path = Path(_env("PA_DUCKDB_PATH", str(data_dir / DUCKDB_FILE_NAME))).expanduser().resolve()
+    clock_raw = _env("PA_INGEST_CLOCK", "")
+    clock = None
+    if clock_raw:
+        try:
+            clock = datetime.fromisoformat(clock_raw)
+        except ValueError as exc:
+            raise ConfigError(f"PA_INGEST_CLOCK={clock_raw!r} is not an ISO timestamp") from exc
+        clock = clock.astimezone(timezone.utc).replace(tzinfo=None) if clock.tzinfo else clock
+    return Settings(
+        data_dir=data_dir,
+        duckdb_path=duckdb_path,
+        dagster_home=Path(_env("DAGSTER_HOME", str(data_dir / "dagster_home"))).expanduser().resolve(),
+        start_date=_date("PA_START_DATE", "2026-09-01"),
+        sim_seed=_int("PA_SIM_SEED", 42, 0),
+        sim_daily_users=_int("PA_SIM_DAILY_USERS", 500, 10),
+        ingest_clock=clock,
+    )
+
+
+def export_for_subprocesses() -> None:
+    """Make the resolved paths visible to dbt (its profile reads ``PA_DUCKDB_PATH``)."""
+    os.environ["PA_DUCKDB_PATH"] = str(settings().duckdb_path)
+
+
+if __name__ == "__main__":  # `python -m product_analytics.config dagster-home` for the Makefile
+    print(getattr(settings(), sys.argv[1].replace("-", "_")))

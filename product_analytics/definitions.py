@@ -1,0 +1,18 @@
+"""Assembles the code location; nothing here opens the warehouse."""
+
+from dagster import Definitions
+
+from product_analytics.config import export_for_subprocesses
+from product_analytics.ingestion.assets import raw_events, raw_source_tables
+from product_analytics.ingestion.resources import simulator_source
+from product_analytics.jobs import daily_ingestion_job, refresh_models_job
+from product_analytics.resources import dbt_cli, warehouse
+from product_analytics.transform.assets import dbt_unpartitioned_models
+
+export_for_subprocesses()
+
+defs = Definitions(
+    assets=[raw_events, raw_source_tables, dbt_unpartitioned_models],
+    jobs=[daily_ingestion_job, refresh_models_job],
+    resources={"duckdb": warehouse(), "dbt": dbt_cli(), "event_source": simulator_source()},
+)

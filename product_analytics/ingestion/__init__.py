@@ -1,0 +1,1 @@
+"""Raw ingestion: the event stream and the operational tables, one UTC day per partition."""

@@ -1,0 +1,32 @@
+"""The local Dagster instance: its home directory and ``dagster.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from product_analytics.config import settings
+
+DAGSTER_YAML = """\
+# Written by product_analytics.instance (make setup); edit that module, not this file.
+concurrency:
+  pools:
+    # Every DuckDB writer is in the pool "duckdb_writer": one slot, because
+    # DuckDB lets a single process write a database file at a time.
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_dagster_home(home: Path | None = None) -> Path:
+    """Create the Dagster home with its configuration (idempotent); return its path."""
+    home = home or settings().dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text() != DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
+    return home
+
+
+if __name__ == "__main__":
+    print(ensure_dagster_home())
