@@ -70,7 +70,7 @@ def main() -> None:
     instance = DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     started = _step(2, "Ingesting raw events and source tables (one run for the whole range)")
-    ingestion = defs.get_job_def("daily_ingestion").execute_in_process(
+    ingestion = defs.resolve_job_def("daily_ingestion").execute_in_process(
         instance=instance,
         run_config=quiet,
         tags={"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()},
@@ -78,7 +78,7 @@ def main() -> None:
     _done(started, f"(run {ingestion.run_id})")
 
     started = _step(3, "Building and testing the dbt models")
-    models = defs.get_job_def("refresh_models").execute_in_process(instance=instance, run_config=quiet)
+    models = defs.resolve_job_def("refresh_models").execute_in_process(instance=instance, run_config=quiet)
     _done(started, f"(run {models.run_id})")
 
     _step(4, "Summary")

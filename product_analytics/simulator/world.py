@@ -208,7 +208,7 @@ def post_count(cfg: SimulationConfig, day_index: int) -> int:
     if day_index < 2:
         return 0
     ramp = min(1.0, day_index / 14)
-    return int(np.random.default_rng([cfg.seed, day_index, 100]).poisson(0.012 * cfg.daily_users * ramp))
+    return int(np.random.default_rng([cfg.seed, day_index, 100]).poisson(0.04 * cfg.daily_users * ramp))
 
 
 def post_keys(day_index: int, n: int) -> np.ndarray:
@@ -229,7 +229,7 @@ def posts_created_on(cfg: SimulationConfig, day_index: int) -> dict[str, np.ndar
     u = lambda stream: uniform(cfg.seed, stream, key)  # noqa: E731
     edited = np.where(u("post_edit") < 0.3, created + (_exp_days(u("post_edit_at"), 2) * DAY_MS).astype(np.int64), NEVER)
     hidden = np.where(u("post_hide") < 0.1, created + (_exp_days(u("post_hide_at"), 6) * DAY_MS).astype(np.int64), NEVER)
-    deleted = np.where(u("post_delete") < 0.06, created + (_exp_days(u("post_delete_at"), 10) * DAY_MS).astype(np.int64), NEVER)
+    deleted = np.where(u("post_delete") < 0.1, created + (_exp_days(u("post_delete_at"), 4) * DAY_MS).astype(np.int64), NEVER)
     return {
         "key": key,
         "creator_pid": people["pid"][creators],
