@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def settings() -> Settings:
             clock = datetime.fromisoformat(clock_raw)
         except ValueError as exc:
             raise ConfigError(f"PA_INGEST_CLOCK={clock_raw!r} is not an ISO timestamp") from exc
-        clock = clock.astimezone(timezone.utc).replace(tzinfo=None) if clock.tzinfo else clock
+        clock = clock.astimezone(UTC).replace(tzinfo=None) if clock.tzinfo else clock
     return Settings(
         data_dir=data_dir,
         duckdb_path=duckdb_path,

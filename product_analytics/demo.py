@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
@@ -56,7 +56,7 @@ def main() -> None:
     from product_analytics.definitions import defs
     from product_analytics.simulator import LandingWriter, SimulationConfig
 
-    first, last = demo_window(datetime.now(timezone.utc).date(), s.start_date)
+    first, last = demo_window(datetime.now(UTC).date(), s.start_date)
     print(f"product_analytics demo: {first} .. {last} (UTC), warehouse {s.duckdb_path}")
 
     started = _step(1, f"Simulating {(last - first).days + 1} days ({s.sim_daily_users} daily users, seed {s.sim_seed})")

@@ -127,7 +127,9 @@ def test_identify_follows_anonymous_activity_and_users_have_several_devices(db):
               and min(timestamp) filter (where user_id is null) < min(timestamp) filter (where user_id is not null))""",
     )[0]
     assert anonymous_then_known >= 10
-    multi_device = one(db, "select count(*) from (select user_id from ev where user_id is not null group by 1 having count(distinct anonymous_id) > 1)")[0]
+    multi_device = one(
+        db, "select count(*) from (select user_id from ev where user_id is not null group by 1 having count(distinct anonymous_id) > 1)"
+    )[0]
     assert multi_device >= 10
 
 
@@ -136,7 +138,8 @@ def test_game_ends_and_join_ids_go_missing(db):
     assert 0.04 < 1 - ended / started < 0.2
     accepted, without_id = one(
         db,
-        "select count(*), count(*) filter (where properties ->> 'invite_id' is null) from (select distinct message_id, properties from ev where event = 'invite_accepted')",
+        """select count(*), count(*) filter (where properties ->> 'invite_id' is null)
+           from (select distinct message_id, properties from ev where event = 'invite_accepted')""",
     )
     assert accepted > 20 and 0.15 <= without_id / accepted <= 0.3
     only_referrer = one(
@@ -158,33 +161,44 @@ def test_creators_share_the_same_game_several_times_within_an_hour(db):
     assert repeated >= 10
 
 
+def _image(landing, table, day):
+    return f"read_parquet('{source_file(landing / 'landing', table, day)}')"
+
+
 def test_source_tables_change_and_delete(landing):
     first, last = SIM_DAYS[0], SIM_DAYS[-1]
     conn = duckdb.connect()
-    users = lambda d: f"read_parquet('{source_file(landing / 'landing', 'users', d)}')"  # noqa: E731
+    users_then, users_now = _image(landing, "users", first), _image(landing, "users", last)
     changed = one(
         conn,
-        f"""select count(*) from {users(first)} a join {users(last)} b using (id)
+        f"""select count(*) from {users_then} a join {users_now} b using (id)
             where a.country != b.country or a.plan != b.plan or a.email != b.email""",
     )[0]
     assert changed > 0
-    assert one(conn, f"select count(*) from {users(last)} where deleted_at is not null")[0] > 0
-    assert one(conn, f"select count(*) from {users(last)} where updated_at < created_at")[0] == 0
-    posts = lambda d: f"read_parquet('{source_file(landing / 'landing', 'posts', d)}')"  # noqa: E731
-    gone = one(conn, f"select count(*) from {posts(first)} a anti join {posts(last)} b using (id)")[0]
-    assert gone > 0
-    assert one(conn, f"select count(*) from {posts(last)} where is_hidden")[0] > 0
-    orders = lambda d: f"read_parquet('{source_file(landing / 'landing', 'orders', d)}')"  # noqa: E731
-    moved = dict(conn.execute(f"select a.status || '>' || b.status, count(*) from {orders(first)} a join {orders(last)} b using (id) where a.status != b.status group by 1").fetchall())
+    assert one(conn, f"select count(*) from {users_now} where deleted_at is not null")[0] > 0
+    assert one(conn, f"select count(*) from {users_now} where updated_at < created_at")[0] == 0
+    posts_then, posts_now = _image(landing, "posts", first), _image(landing, "posts", last)
+    assert one(conn, f"select count(*) from {posts_then} a anti join {posts_now} b using (id)")[0] > 0
+    assert one(conn, f"select count(*) from {posts_now} where is_hidden")[0] > 0
+    orders_then, orders_now = _image(landing, "orders", first), _image(landing, "orders", last)
+    moves = conn.execute(
+        f"""select a.status || '>' || b.status, count(*) from {orders_then} a join {orders_now} b using (id)
+            where a.status != b.status group by 1"""
+    ).fetchall()
+    moved = dict(moves)
     assert any(k.startswith("placed>") or k.startswith("preparing>") for k in moved), moved
-    assert set(k.split(">")[1] for k in moved) <= {"preparing", "shipped", "delivered", "cancelled"}
+    assert {k.split(">")[1] for k in moved} <= {"preparing", "shipped", "delivered", "cancelled"}
 
 
 def test_orders_and_posts_appear_as_events(db, landing):
     last = SIM_DAYS[-1]
     conn = db
-    orders_today = one(conn, f"select count(*) from read_parquet('{source_file(landing / 'landing', 'orders', last)}') where created_at::date = '{last}'")[0]
-    completed = one(conn, f"select count(distinct properties ->> 'order_id') from ev where event = 'order_completed' and timestamp::date = '{last}'")[0]
+    orders_today = one(
+        conn, f"select count(*) from read_parquet('{source_file(landing / 'landing', 'orders', last)}') where created_at::date = '{last}'"
+    )[0]
+    completed = one(
+        conn, f"select count(distinct properties ->> 'order_id') from ev where event = 'order_completed' and timestamp::date = '{last}'"
+    )[0]
     assert orders_today > 0 and abs(orders_today - completed) <= 2  # a buyer's session can run past midnight
 
 
@@ -192,9 +206,13 @@ def test_ground_truth_covers_the_events(db, landing, sim_config):
     unknown = one(db, "select count(*) from (select distinct anonymous_id from ev) e anti join truth_identities t using (anonymous_id)")[0]
     assert unknown == 0
     # An anonymous id belongs to exactly one person.
-    assert one(db, "select count(*) from (select anonymous_id from truth_identities group by 1 having count(distinct person_id) > 1)")[0] == 0
+    assert (
+        one(db, "select count(*) from (select anonymous_id from truth_identities group by 1 having count(distinct person_id) > 1)")[0] == 0
+    )
     # Events carry the user id the truth says, once they carry one.
-    mismatched = one(db, "select count(*) from ev join truth_identities t using (anonymous_id) where ev.user_id is not null and ev.user_id != t.user_id")[0]
+    mismatched = one(
+        db, "select count(*) from ev join truth_identities t using (anonymous_id) where ev.user_id is not null and ev.user_id != t.user_id"
+    )[0]
     assert mismatched == 0
     joins_in_truth = one(db, "select count(*) from truth_members m join truth_instances i using (instance_id)")[0]
     assert joins_in_truth == one(db, "select count(*) from truth_members")[0] > 20

@@ -1,6 +1,5 @@
 """Raw ingestion assets, partitioned by UTC event day."""
 
-
 from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
@@ -23,7 +22,8 @@ def event_metadata(stats: list[EventDayStats]) -> dict:
     """Totals over the processed days, plus one line per day."""
     table = ["| day | rows | users | anonymous ids | duplicates | late | first event | last event |", "|---|---|---|---|---|---|---|---|"]
     table += [
-        f"| {s.day} | {s.rows} | {s.distinct_users} | {s.distinct_anonymous_ids} | {s.duplicates} | {s.late_events} | {s.min_event_at} | {s.max_event_at} |"
+        f"| {s.day} | {s.rows} | {s.distinct_users} | {s.distinct_anonymous_ids} | {s.duplicates} | {s.late_events} "
+        f"| {s.min_event_at} | {s.max_event_at} |"
         for s in stats
     ]
     times = [s.min_event_at for s in stats if s.min_event_at] + [s.max_event_at for s in stats if s.max_event_at]

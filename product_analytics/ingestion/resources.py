@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -31,8 +31,8 @@ class SimulatorSource(ConfigurableResource):
     def available_at(self) -> datetime:
         if self.clock:
             moment = datetime.fromisoformat(self.clock)
-            return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
-        return datetime.now(timezone.utc).replace(tzinfo=None)
+            return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        return datetime.now(UTC).replace(tzinfo=None)
 
     def _ensure(self, day: date, path: Path) -> Path:
         if not path.exists():

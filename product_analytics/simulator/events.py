@@ -22,8 +22,6 @@ from product_analytics.simulator import catalog
 from product_analytics.simulator.hashing import hash64, hex_ids
 from product_analytics.simulator.world import (
     DAY_MS,
-    NEVER,
-    PERSON_BITS,
     SimulationConfig,
     active_on,
     anonymous_ids,
@@ -250,9 +248,7 @@ class DayGenerator:
         device = self._available_device(person)
         device = np.where(signup_today[person] | (arrival[person] & ~referred_arrival[person]), 0, device)
         device = np.where(is_special & (new_device[person] > 0), new_device[person], device)
-        special = np.where(
-            is_special & signup_today[person], B["signup"], np.where(is_special & (new_device[person] > 0), B["login"], -1)
-        )
+        special = np.where(is_special & signup_today[person], B["signup"], np.where(is_special & (new_device[person] > 0), B["login"], -1))
         ident = self._ident_mode(person, device)
         ident = np.where(special >= 0, 2, ident)
         # The signup day's later sessions run on the now identified first device.
@@ -287,15 +283,9 @@ class DayGenerator:
         p = self.people
         d = self.d
         n_inst = len(instances["time_ms"])
-        ordinary = (
-            (p["cohort"] < d)
-            & (p["signup_day"] != d)
-            & ~(p["device_day"][:, 1:] == d).any(axis=1)
-        )
+        ordinary = (p["cohort"] < d) & (p["signup_day"] != d) & ~(p["device_day"][:, 1:] == d).any(axis=1)
         candidates = np.flatnonzero(ordinary)
-        per_instance = np.where(
-            instances["is_invite"], 0.7, np.where(instances["destination"] == 0, 1.2, 0.8)
-        )
+        per_instance = np.where(instances["is_invite"], 0.7, np.where(instances["destination"] == 0, 1.2, 0.8))
         n_join = self.rng.poisson(per_instance) if n_inst and len(candidates) else np.zeros(n_inst, np.int64)
         inst = np.repeat(np.arange(n_inst), n_join)
         person = candidates[self.rng.integers(0, max(len(candidates), 1), size=len(inst))]
@@ -445,7 +435,41 @@ def generate_day(cfg: SimulationConfig, day_index: int) -> GeneratedDay:
     joins = gen.expand(gen.join_sessions(_instances(gen, own)), len(own["kind"]), len(own_sessions.person))
     ev = _concat([own, joins])
     # Shares sent in the joiners' own sessions are instances too (nobody joins them today).
-    return _assemble(cfg, gen, ev, _instances(gen, ev))
+    instances = _instances(gen, ev)
+    ev["creation_rank"] = np.cumsum(_IS_CREATION[ev["kind"]]) - 1
+    ids = _DayIds(cfg, gen, instances)
+    parts = [_assemble(cfg, gen, _slice(ev, a, b), instances, ids, k) for k, (a, b) in enumerate(_chunks(ev["session_first"]))]
+    return GeneratedDay(**{f: pa.concat_tables([getattr(part, f) for part in parts]) for f in GeneratedDay.__dataclass_fields__})
+
+
+CHUNK_EVENTS = 1_000_000  # events are assembled in chunks of whole sessions: bounded, cache-friendly arrays
+
+
+def _chunks(session_first: np.ndarray) -> list[tuple[int, int]]:
+    """Cut points near every CHUNK_EVENTS events, at session starts."""
+    n = len(session_first)
+    starts = np.flatnonzero(session_first)
+    cuts = [0]
+    while n - cuts[-1] > CHUNK_EVENTS:
+        i = np.searchsorted(starts, cuts[-1] + CHUNK_EVENTS)
+        if i >= len(starts):
+            break
+        cuts.append(int(starts[i]))
+    cuts.append(n)
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _slice(ev: dict[str, np.ndarray], a: int, b: int) -> dict[str, np.ndarray]:
+    return {k: v[a:b] for k, v in ev.items()}
+
+
+class _DayIds:
+    """String ids shared by every chunk of a day: the social instances and their creators."""
+
+    def __init__(self, cfg: SimulationConfig, gen: DayGenerator, instances: dict[str, np.ndarray]):
+        key = (np.uint64(gen.d) << np.uint64(40)) | instances["event_index"].astype(np.uint64)
+        self.instances = hex_ids(hash64(cfg.seed, "instance_id", key), "s_")
+        self.creators = user_ids(cfg, instances["creator_pid"])
 
 
 def _instances(gen: DayGenerator, ev: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -458,7 +482,9 @@ def _instances(gen: DayGenerator, ev: dict[str, np.ndarray]) -> dict[str, np.nda
         "creator_pid": gen.people["pid"][ev["person"][creators]],
         "is_invite": ev["kind"][creators] == K["invite_sent"],
         "game": ev["game"][creators],
-        "destination": (hash64(gen.cfg.seed, "destination", (np.uint64(gen.d) << np.uint64(40)) | index.astype(np.uint64)) & np.uint64(1)).astype(np.int64),
+        "destination": (
+            hash64(gen.cfg.seed, "destination", (np.uint64(gen.d) << np.uint64(40)) | index.astype(np.uint64)) & np.uint64(1)
+        ).astype(np.int64),
     }
 
 
@@ -531,8 +557,11 @@ _VIEW_PATH = np.array([0, 1, 7, 7 + 2 * len(catalog.GAMES), 2, 3, 4, 5, 7 + len(
 _VIEW_PATH_STEP = np.array([0, 0, 1, 0, 0, 0, 0, 0, 1, 0])  # Game and Shared link pages add the game
 
 
-def _assemble(cfg: SimulationConfig, gen: DayGenerator, ev: dict[str, np.ndarray], instances: dict) -> GeneratedDay:
-    rng = np.random.default_rng([cfg.seed, gen.d, 9])
+def _assemble(
+    cfg: SimulationConfig, gen: DayGenerator, ev: dict[str, np.ndarray], instances: dict, ids: _DayIds, chunk: int
+) -> GeneratedDay:
+    """The Arrow table of a run of whole sessions, and its share of the ground truth."""
+    rng = np.random.default_rng([cfg.seed, gen.d, 9, chunk])
     p = gen.people
     n = len(ev["kind"])
     kind = ev["kind"]
@@ -540,7 +569,7 @@ def _assemble(cfg: SimulationConfig, gen: DayGenerator, ev: dict[str, np.ndarray
     device = ev["device"]
     platform = p["platform"][person, device]
     web = platform == catalog.WEB
-    session = ev["session"]
+    session = ev["session"] - (ev["session"][0] if n else 0)
 
     # Clocks: event time on the device (skewed), sending (sometimes much later), receiving.
     n_sess = int(session.max()) + 1 if n else 0
@@ -563,14 +592,17 @@ def _assemble(cfg: SimulationConfig, gen: DayGenerator, ev: dict[str, np.ndarray
     timestamp = received - (sent - original)
 
     # Ids: per person and device first, then gathered per event.
-    n_people = len(p["pid"])
-    uids = user_ids(cfg, p["pid"])
-    anon = anonymous_ids(cfg, np.repeat(p["pid"], 3), np.tile(np.arange(3), n_people))
+    inst_ids, creator_uids = ids.instances, ids.creators
+    # Device and user ids per session, gathered to events in order (sessions are contiguous).
+    session_rows = np.flatnonzero(ev["session_first"])
+    session_pid = p["pid"][person[session_rows]]
+    session_anon = anonymous_ids(cfg, session_pid, device[session_rows])
+    session_uid = user_ids(cfg, session_pid)
     message_id = hex_ids(hash64(cfg.seed, "message_id", (np.uint64(gen.d) << np.uint64(40)) | ev["event_index"].astype(np.uint64)))
-    inst_ids = hex_ids(hash64(cfg.seed, "instance_id", (np.uint64(gen.d) << np.uint64(40)) | instances["event_index"].astype(np.uint64)), "s_")
-    creator_uids = user_ids(cfg, instances["creator_pid"])
     country = np.where(ev["true_ms"] >= p["country_change_ms"][person], p["new_country"][person], p["country"][person])
-    app_version = np.where(web, -1, np.clip(gen.d // 14 - (p["pid"][person] % np.uint64(3)).astype(np.int64), 0, len(catalog.APP_VERSIONS) - 1))
+    app_version = np.where(
+        web, -1, np.clip(gen.d // 14 - (p["pid"][person] % np.uint64(3)).astype(np.int64), 0, len(catalog.APP_VERSIONS) - 1)
+    )
 
     channel = ev["channel"]
     view = ev["view"]
@@ -590,9 +622,15 @@ def _assemble(cfg: SimulationConfig, gen: DayGenerator, ev: dict[str, np.ndarray
         identify,
         lambda rows: _json_rows(
             [
-                "email", pc.binary_join_element_wise(_take(uids, person[rows]), "@example.com", ""), True,
-                "country", _take(COUNTRY_NAMES, country[rows]), True,
-                "plan", pa.array(["free"] * len(rows)), True,
+                "email",
+                pc.binary_join_element_wise(_take(session_uid, session[rows]), "@example.com", ""),
+                True,
+                "country",
+                _take(COUNTRY_NAMES, country[rows]),
+                True,
+                "plan",
+                pa.array(["free"] * len(rows)),
+                True,
             ]
         ),
     )
@@ -603,8 +641,8 @@ def _assemble(cfg: SimulationConfig, gen: DayGenerator, ev: dict[str, np.ndarray
             "type": _dict_array(event_type, ["track", "page", "screen", "identify"]),
             "event": _dict_array(track_name, KINDS),
             "name": _dict_array(view, VIEW_NAMES),
-            "anonymous_id": _take(anon, person * 3 + device),
-            "user_id": _take(uids, person, ev["identified"]),
+            "anonymous_id": _take(session_anon, session),
+            "user_id": _take(session_uid, session, ev["identified"]),
             "timestamp": pa.array(timestamp, pa.timestamp("ms")),
             "original_timestamp": pa.array(original, pa.timestamp("ms")),
             "sent_at": pa.array(sent, pa.timestamp("ms")),
@@ -623,7 +661,7 @@ def _assemble(cfg: SimulationConfig, gen: DayGenerator, ev: dict[str, np.ndarray
             "traits": traits.build(),
         }
     )
-    truth = _truth(gen, ev, instances, table, inst_ids, creator_uids, anon, uids)
+    truth = _truth(gen, ev, instances, table, ids, session, session_anon, session_uid)
     # A share of messages is delivered twice: the same message, a later arrival.
     dup = np.flatnonzero(rng.random(n) < cfg.duplicate_rate)
     if len(dup):
@@ -644,8 +682,8 @@ def _properties(cfg, gen: DayGenerator, ev, instances, inst_ids, creator_uids, r
     bounds = np.searchsorted(kind[order], np.arange(len(KINDS) + 1))
     rows_of = {k: order[bounds[i] : bounds[i + 1]] for i, k in enumerate(KINDS)}
     out = _Scatter(n)
-    game = lambda r: _take(GAME_NAMES, ev["game"][r])  # noqa: E731
-    mode = lambda r: _take(MODE_NAMES, ev["mode"][r])  # noqa: E731
+    game = lambda r: _take(GAME_NAMES, ev["game"][r])
+    mode = lambda r: _take(MODE_NAMES, ev["mode"][r])
     out.put(rows_of["game_started"], lambda r: _json_rows(["game_id", game(r), True, "mode", mode(r), True]))
     ended = rows_of["game_ended"]
     measured = rng.random(len(ended)) >= 0.03  # some clients send game_ended without its measures
@@ -654,19 +692,40 @@ def _properties(cfg, gen: DayGenerator, ev, instances, inst_ids, creator_uids, r
     out.put(
         ended[measured],
         lambda r: _json_rows(
-            ["game_id", game(r), True, "mode", mode(r), True, "score", pa.array(score[measured]), False,
-             "duration_seconds", pa.array(duration[measured]), False]
+            [
+                "game_id",
+                game(r),
+                True,
+                "mode",
+                mode(r),
+                True,
+                "score",
+                pa.array(score[measured]),
+                False,
+                "duration_seconds",
+                pa.array(duration[measured]),
+                False,
+            ]
         ),
     )
     out.put(ended[~measured], lambda r: _json_rows(["game_id", game(r), True, "mode", mode(r), True]))
 
     # Creations are numbered in event order, like ``instances``.
-    creation_rank = np.cumsum(_IS_CREATION[kind]) - 1
+    creation_rank = ev["creation_rank"]
     out.put(
         rows_of["result_shared"],
         lambda r: _json_rows(
-            ["share_id", _take(inst_ids, creation_rank[r]), True, "game_id", game(r), True,
-             "destination", _take(DESTINATION_NAMES, instances["destination"][creation_rank[r]]), True]
+            [
+                "share_id",
+                _take(inst_ids, creation_rank[r]),
+                True,
+                "game_id",
+                game(r),
+                True,
+                "destination",
+                _take(DESTINATION_NAMES, instances["destination"][creation_rank[r]]),
+                True,
+            ]
         ),
     )
     out.put(rows_of["invite_sent"], lambda r: _json_rows(["invite_id", _take(inst_ids, creation_rank[r]), True, "game_id", game(r), True]))
@@ -693,15 +752,26 @@ def _properties(cfg, gen: DayGenerator, ev, instances, inst_ids, creator_uids, r
     for k in ("product_viewed", "product_added", "checkout_started"):
         out.put(
             rows_of[k],
-            lambda r: _json_rows(["product_id", _take(PRODUCT_NAMES, ev["product"][r]), True, "price", _take(price, ev["product"][r]), False]),
+            lambda r: _json_rows(
+                ["product_id", _take(PRODUCT_NAMES, ev["product"][r]), True, "price", _take(price, ev["product"][r]), False]
+            ),
         )
     todays_orders = order_ids(cfg, gen.orders["key"])
     revenue = pa.array(gen.orders["revenue"], pa.float64())
     out.put(
         rows_of["order_completed"],
         lambda r: _json_rows(
-            ["order_id", _take(todays_orders, ev["stream_ref"][r]), True, "product_id", _take(PRODUCT_NAMES, ev["product"][r]), True,
-             "revenue", _take(revenue, ev["stream_ref"][r]), False]
+            [
+                "order_id",
+                _take(todays_orders, ev["stream_ref"][r]),
+                True,
+                "product_id",
+                _take(PRODUCT_NAMES, ev["product"][r]),
+                True,
+                "revenue",
+                _take(revenue, ev["stream_ref"][r]),
+                False,
+            ]
         ),
     )
     return out.build()
@@ -714,28 +784,32 @@ def _first_per_group(group: np.ndarray, at_ms: np.ndarray) -> np.ndarray:
     return order[keep]
 
 
-def _truth(gen, ev, instances, table, inst_ids, creator_uids, anon, uids) -> dict[str, pa.Table]:
+def _truth(gen, ev, instances, table, ids, session, session_anon, session_uid) -> dict[str, pa.Table]:
     """What really happened, for tests only: the pipeline never reads it."""
+    inst_ids, creator_uids = ids.instances, ids.creators
     p = gen.people
     pid = pa.array(p["pid"].astype(np.int64))
     signed = p["is_signup"]
     firsts = np.flatnonzero(ev["session_first"])  # a person's first event opens one of their sessions
-    pairs = np.unique(ev["person"][firsts] * 3 + ev["device"][firsts])
+    _, one_per_device = np.unique(ev["person"][firsts] * 3 + ev["device"][firsts], return_index=True)
+    device_person = ev["person"][firsts][one_per_device]
     identities = pa.table(
         {
-            "anonymous_id": _take(anon, pairs),
-            "person_id": _take(pid, pairs // 3),
-            "user_id": _take(uids, pairs // 3, signed[pairs // 3]),
+            "anonymous_id": _take(session_anon, one_per_device),
+            "person_id": _take(pid, device_person),
+            "user_id": _take(session_uid, one_per_device, signed[device_person]),
         }
     )
-    creation = pa.array(instances["event_index"])
+    first_index = ev["event_index"][0] if len(ev["event_index"]) else 0
+    mine = np.flatnonzero((instances["event_index"] >= first_index) & (instances["event_index"] < first_index + len(ev["event_index"])))
+    creation = pa.array(instances["event_index"][mine] - first_index)
     inst = pa.table(
         {
-            "instance_id": inst_ids,
-            "kind": _dict_array(instances["is_invite"].astype(np.int64), ["share", "invite"]).cast(pa.string()),
-            "creator_user_id": creator_uids,
-            "game_id": _take(GAME_NAMES, instances["game"]),
-            "destination": _take(DESTINATION_NAMES, instances["destination"], ~instances["is_invite"]),
+            "instance_id": _take(inst_ids, mine),
+            "kind": _dict_array(instances["is_invite"][mine].astype(np.int64), ["share", "invite"]).cast(pa.string()),
+            "creator_user_id": _take(creator_uids, mine),
+            "game_id": _take(GAME_NAMES, instances["game"][mine]),
+            "destination": _take(DESTINATION_NAMES, instances["destination"][mine], ~instances["is_invite"][mine]),
             "message_id": table["message_id"].take(creation),
             "created_at": table["timestamp"].take(creation),
         }
@@ -746,8 +820,8 @@ def _truth(gen, ev, instances, table, inst_ids, creator_uids, anon, uids) -> dic
         {
             "instance_id": _take(inst_ids, ev["instance"][j]),
             "person_id": _take(pid, who),
-            "user_id": _take(uids, who, signed[who]),
-            "anonymous_id": _take(anon, who * 3 + ev["device"][j]),
+            "user_id": _take(session_uid, session[j], signed[who]),
+            "anonymous_id": _take(session_anon, session[j]),
             "message_id": table["message_id"].take(pa.array(j)),
             "joined_at": table["timestamp"].take(pa.array(j)),
         }
@@ -758,7 +832,7 @@ def _truth(gen, ev, instances, table, inst_ids, creator_uids, anon, uids) -> dic
     first_events = pa.table(
         {
             "person_id": _take(pid, ev["person"][first]),
-            "user_id": _take(uids, ev["person"][first], signed[ev["person"][first]]),
+            "user_id": _take(session_uid, session[first], signed[ev["person"][first]]),
             "first_event_at": table["timestamp"].take(arrow_first),
             "platform": table["context_platform"].take(arrow_first).cast(pa.string()),
             "utm_source": table["context_campaign_source"].take(arrow_first).cast(pa.string()),

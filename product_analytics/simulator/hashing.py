@@ -15,9 +15,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 # Two hex digits per byte value, so a uint64 becomes 16 characters with one gather.
-_BYTE_TO_HEX = (
-    (_HEX[np.arange(256) >> 4].astype(np.uint16)) | (_HEX[np.arange(256) & 15].astype(np.uint16) << 8)
-)
+_BYTE_TO_HEX = (_HEX[np.arange(256) >> 4].astype(np.uint16)) | (_HEX[np.arange(256) & 15].astype(np.uint16) << 8)
 
 
 def splitmix64(x: np.ndarray | int) -> np.ndarray:

@@ -12,7 +12,7 @@ Person ids are ``cohort_day << 24 | k``: the k-th visitor first seen on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import numpy as np
@@ -48,7 +48,7 @@ class SimulationConfig:
         return max(4, round(self.daily_users / 6.5))
 
     def epoch_ms(self) -> int:
-        return int(datetime(self.epoch.year, self.epoch.month, self.epoch.day, tzinfo=timezone.utc).timestamp()) * 1000
+        return int(datetime(self.epoch.year, self.epoch.month, self.epoch.day, tzinfo=UTC).timestamp()) * 1000
 
     def day_index(self, day: date) -> int:
         return (day - self.epoch).days
@@ -226,7 +226,7 @@ def posts_created_on(cfg: SimulationConfig, day_index: int) -> dict[str, np.ndar
     creators = rng.choice(eligible, size=n) if n else np.empty(0, np.int64)
     created = cfg.day_start_ms(day_index) + rng.integers(2 * 3600_000, 21 * 3600_000, size=n)
     key = post_keys(day_index, n)
-    u = lambda stream: uniform(cfg.seed, stream, key)  # noqa: E731
+    u = lambda stream: uniform(cfg.seed, stream, key)
     edited = np.where(u("post_edit") < 0.3, created + (_exp_days(u("post_edit_at"), 2) * DAY_MS).astype(np.int64), NEVER)
     hidden = np.where(u("post_hide") < 0.1, created + (_exp_days(u("post_hide_at"), 6) * DAY_MS).astype(np.int64), NEVER)
     deleted = np.where(u("post_delete") < 0.1, created + (_exp_days(u("post_delete_at"), 4) * DAY_MS).astype(np.int64), NEVER)
@@ -253,8 +253,8 @@ def orders_created_on(cfg: SimulationConfig, day_index: int) -> dict[str, np.nda
     product = rng.integers(0, len(catalog.PRODUCTS), size=n)
     quantity = 1 + rng.poisson(0.4, size=n)
     key = (np.uint64(day_index) << np.uint64(PERSON_BITS)) | np.arange(n, dtype=np.uint64)
-    u = lambda stream: uniform(cfg.seed, stream, key)  # noqa: E731
-    hours = lambda stream, mean: (_exp_days(u(stream), mean / 24) * DAY_MS).astype(np.int64) + 60_000  # noqa: E731
+    u = lambda stream: uniform(cfg.seed, stream, key)
+    hours = lambda stream, mean: (_exp_days(u(stream), mean / 24) * DAY_MS).astype(np.int64) + 60_000
     cancelled = u("order_cancel") < 0.1
     preparing = created + hours("order_preparing", 2)
     shipped = preparing + hours("order_shipped", 20)

@@ -1,6 +1,5 @@
 """The dbt project as assets: every model a Dagster asset, every dbt test an asset check."""
 
-
 from collections.abc import Mapping
 from typing import Any
 
