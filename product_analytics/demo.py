@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -51,7 +52,9 @@ def main() -> None:
     home = ensure_dagster_home(s.dagster_home)
     os.environ["DAGSTER_HOME"] = str(home)
 
-    from dagster import DagsterInstance
+    from dagster import BetaWarning, DagsterInstance
+
+    warnings.filterwarnings("ignore", category=BetaWarning)
 
     from product_analytics.definitions import defs
     from product_analytics.simulator import LandingWriter, SimulationConfig
