@@ -72,15 +72,15 @@ def main() -> None:
 
     instance = DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    started = _step(2, "Ingesting raw events and source tables (one run for the whole range)")
-    ingestion = defs.resolve_job_def("daily_ingestion").execute_in_process(
+    started = _step(2, "Ingesting and sessionizing the days (one run, one dbt invocation for the whole range)")
+    ingestion = defs.resolve_job_def("daily_pipeline").execute_in_process(
         instance=instance,
         run_config=quiet,
         tags={"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()},
     )
     _done(started, f"(run {ingestion.run_id})")
 
-    started = _step(3, "Building and testing the dbt models")
+    started = _step(3, "Refreshing the unpartitioned models (identity map, attributed marts)")
     models = defs.resolve_job_def("refresh_models").execute_in_process(instance=instance, run_config=quiet)
     _done(started, f"(run {models.run_id})")
 

@@ -1,4 +1,8 @@
-"""The dbt project as assets: every model a Dagster asset, every dbt test an asset check."""
+"""The dbt project as assets: every model a Dagster asset, every dbt test an asset check.
+
+One `@dbt_assets` definition per partitioning scheme: the daily (microbatch)
+models, partitioned like the raw data, and the rest, unpartitioned.
+"""
 
 from collections.abc import Mapping
 from typing import Any
@@ -6,8 +10,13 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from product_analytics.config import settings
+from product_analytics.partitions import daily_partitions, single_run_backfill
 from product_analytics.project import dbt_project
 from product_analytics.resources import DUCKDB_WRITER_POOL
+from product_analytics.transform.partition_window import dbt_window_args
+
+DAILY_SELECTION = "tag:daily"
 
 
 class ProductAnalyticsTranslator(DagsterDbtTranslator):
@@ -25,13 +34,38 @@ class ProductAnalyticsTranslator(DagsterDbtTranslator):
 translator = ProductAnalyticsTranslator()
 
 
+def dbt_vars() -> dict:
+    return {"start_date": settings().start_date.isoformat()}
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    select=DAILY_SELECTION,
+    name="dbt_daily_models",
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    dagster_dbt_translator=translator,
+    pool=DUCKDB_WRITER_POOL,
+)
+def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Models partitioned by day (dbt microbatch): a run rebuilds exactly the days of its window."""
+    args = ["build", "--vars", str(dbt_vars())]
+    # A "checks only" launch from the UI has no partition: then dbt only runs the tests.
+    if context.has_partition_key or context.has_partition_key_range:
+        window = context.partition_time_window
+        args = ["build", *dbt_window_args(window.start.replace(tzinfo=None), window.end.replace(tzinfo=None), dbt_vars())]
+    yield from dbt.cli(args, context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=DAILY_SELECTION,
     name="dbt_unpartitioned_models",
     dagster_dbt_translator=translator,
     pool=DUCKDB_WRITER_POOL,
 )
 def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
-    """Models that read whatever the raw tables hold (staging views): no partition window."""
-    yield from dbt.cli(["build"], context=context).stream()
+    """Models rebuilt whole from their inputs: staging views, the identity map, attributed marts."""
+    yield from dbt.cli(["build", "--vars", str(dbt_vars())], context=context).stream()

@@ -7,11 +7,24 @@ source as (
 
 ),
 
+-- A message delivered twice keeps its earliest received copy.
+deduplicated as (
+
+    select
+        *,
+        row_number() over (
+            partition by event_date, message_id
+            order by received_at, _loaded_at
+        ) as delivery_number
+    from source
+
+),
+
 renamed as (
 
     select
         -- ids
-        message_id,
+        message_id as event_id,
         anonymous_id,
         user_id,
 
@@ -22,7 +35,8 @@ renamed as (
             when 'screen' then 'screen_viewed'
             else event
         end as event_name,
-        name as page_name,
+        type in ('page', 'screen') as is_page_view,
+        coalesce(name, context_page_path) as page_name,
         context_platform as platform,
         context_app_version as app_version,
         context_locale as locale,
@@ -34,15 +48,30 @@ renamed as (
         context_page_url as page_url,
         context_page_referrer as page_referrer,
         properties,
+        properties ->> 'game_id' as game_id,
+        properties ->> 'mode' as game_mode,
+        cast(properties ->> 'score' as bigint) as score,
+        cast(properties ->> 'duration_seconds' as bigint) as game_duration_seconds,
+        properties ->> 'share_id' as share_id,
+        properties ->> 'invite_id' as invite_id,
+        properties ->> 'referrer_user_id' as referrer_user_id,
+        properties ->> 'destination' as share_destination,
+        properties ->> 'post_id' as post_id,
+        properties ->> 'product_id' as product_id,
+        cast(properties ->> 'price' as double) as price,
+        properties ->> 'order_id' as order_id,
+        cast(properties ->> 'revenue' as double) as revenue,
 
-        -- timestamps
+        -- timestamps: "timestamp" is the CDP's skew-corrected event time,
+        -- received_at - (sent_at - original_timestamp)
         "timestamp" as event_at,
         original_timestamp as device_event_at,
         sent_at as device_sent_at,
         received_at,
         event_date
 
-    from source
+    from deduplicated
+    where delivery_number = 1
 
 )
 

@@ -7,11 +7,23 @@ source as (
 
 ),
 
+deduplicated as (
+
+    select
+        *,
+        row_number() over (
+            partition by event_date, message_id
+            order by received_at, _loaded_at
+        ) as delivery_number
+    from source
+
+),
+
 renamed as (
 
     select
         -- ids
-        message_id,
+        message_id as identify_id,
         anonymous_id,
         user_id,
 
@@ -26,7 +38,8 @@ renamed as (
         received_at,
         event_date
 
-    from source
+    from deduplicated
+    where delivery_number = 1
 
 )
 

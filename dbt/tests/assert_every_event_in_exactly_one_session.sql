@@ -1,0 +1,26 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_events_sessionized'}}}) }}
+-- Fails with the deduplicated events that have no session, or more than one, within
+-- the days processed so far (events of the first processed day may belong to a
+-- session that started the day before).
+with processed as (
+    select min(session_date) + 1 as first_day, max(session_date) as last_day
+    from {{ ref('int_sessions') }}
+),
+
+events as (
+    select events.event_id
+    from {{ ref('stg_app__events') }} as events
+    cross join processed
+    where events.event_date between processed.first_day and processed.last_day
+),
+
+sessionized as (
+    select event_id, count(*) as sessions
+    from {{ ref('int_events_sessionized') }}
+    group by event_id
+)
+
+select events.event_id, coalesce(sessionized.sessions, 0) as sessions
+from events
+left join sessionized on events.event_id = sessionized.event_id
+where coalesce(sessionized.sessions, 0) != 1
