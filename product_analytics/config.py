@@ -37,6 +37,13 @@ def _int(name: str, default: int, minimum: int) -> int:
     return value
 
 
+def _hour(name: str, default: int) -> int:
+    value = _int(name, default, 0)
+    if value > 23:
+        raise ConfigError(f"{name}={value} is not an hour of the day (0-23)")
+    return value
+
+
 def _date(name: str, default: str) -> date:
     raw = _env(name, default)
     try:
@@ -54,6 +61,8 @@ class Settings:
     sim_seed: int
     sim_daily_users: int
     ingest_clock: datetime | None  # None: the wall clock
+    lookback_days: int
+    schedule_hour: int
 
     @property
     def landing_dir(self) -> Path:
@@ -85,6 +94,8 @@ def settings() -> Settings:
         sim_seed=_int("PA_SIM_SEED", 42, 0),
         sim_daily_users=_int("PA_SIM_DAILY_USERS", 500, 10),
         ingest_clock=clock,
+        lookback_days=_int("PA_LOOKBACK_DAYS", 3, 0),
+        schedule_hour=_hour("PA_SCHEDULE_HOUR", 2),
     )
 
 

@@ -2,13 +2,15 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from product_analytics.ingestion.assets import RAW_GROUP
-from product_analytics.transform.assets import dbt_daily_models, dbt_unpartitioned_models
+from product_analytics.transform.assets import dbt_unpartitioned_models
 
 daily_pipeline_job = define_asset_job(
     "daily_pipeline",
-    selection=AssetSelection.groups(RAW_GROUP) | AssetSelection.assets(dbt_daily_models),
-    description="Ingests and transforms a day or a range of days (one run, one dbt invocation).",
+    selection=AssetSelection.all(),
+    description=(
+        "Ingests and transforms a day or a range of days (one run, one dbt invocation for the "
+        "partitioned models), then rebuilds the unpartitioned models once."
+    ),
 )
 
 refresh_models_job = define_asset_job(

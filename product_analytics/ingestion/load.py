@@ -140,3 +140,42 @@ def load_source_day(conn: duckdb.DuckDBPyConnection, table: str, day: date, path
     """
     replace_partition(conn, f"raw.{table}", "snapshot_date", day, insert, [day, str(path), str(path)])
     return conn.execute(f"select count(*) from raw.{table} where snapshot_date = ?", [day]).fetchone()[0]
+
+
+@dataclass(frozen=True)
+class MissedDay:
+    day: date
+    missed: int  # messages available now that the warehouse does not hold
+    max_hours_late: float  # how long after the end of their day the latest of them arrived
+
+
+def missed_late_events(conn: duckdb.DuckDBPyConnection, files: dict[date, Path], available_at: datetime) -> list[MissedDay]:
+    """Per loaded day, the messages that arrived after the day was last loaded.
+
+    Such a day is outside the window of the current run, so only a backfill of the
+    day brings them in.
+    """
+    found = []
+    for day, path in sorted(files.items()):
+        start = datetime.combine(day, datetime.min.time())
+        missed, latest = conn.execute(
+            """
+            with available as (
+                select message_id, received_at from read_parquet(?)
+                where "timestamp" >= ? and "timestamp" < ? and received_at <= ?
+            )
+            select count(*), max(received_at) from available
+            anti join (select message_id, received_at from raw.events where event_date = ?) as loaded
+                using (message_id, received_at)
+            """,
+            [str(path), start, start + timedelta(days=1), available_at, day],
+        ).fetchone()
+        if missed:
+            hours = (latest - (start + timedelta(days=1))).total_seconds() / 3600
+            found.append(MissedDay(day, missed, round(hours, 1)))
+    return found
+
+
+def loaded_days(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[date]:
+    rows = conn.execute("select distinct event_date from raw.events where event_date between ? and ? order by 1", [first, last])
+    return [row[0] for row in rows.fetchall()]

@@ -42,6 +42,11 @@ class SimulatorSource(ConfigurableResource):
     def events_path(self, day: date) -> Path:
         return self._ensure(day, events_file(Path(self.landing_dir), day))
 
+    def existing_events_path(self, day: date) -> Path | None:
+        """The day's file if it has been written (never generates one)."""
+        path = events_file(Path(self.landing_dir), day)
+        return path if path.exists() else None
+
     def source_path(self, table: str, day: date) -> Path:
         return self._ensure(day, source_file(Path(self.landing_dir), table, day))
 

@@ -4,6 +4,7 @@ One `@dbt_assets` definition per partitioning scheme: the daily (microbatch)
 models, partitioned like the raw data, and the rest, unpartitioned.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,8 +50,9 @@ def dbt_vars() -> dict:
     pool=DUCKDB_WRITER_POOL,
 )
 def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
-    """Models partitioned by day (dbt microbatch): a run rebuilds exactly the days of its window."""
-    args = ["build", "--vars", str(dbt_vars())]
+    """Models partitioned by day (dbt microbatch): a run rebuilds the days of its window and
+    the day on each side of it, whose sessions may reach into the window."""
+    args = ["build", "--vars", json.dumps(dbt_vars())]
     # A "checks only" launch from the UI has no partition: then dbt only runs the tests.
     if context.has_partition_key or context.has_partition_key_range:
         window = context.partition_time_window
@@ -68,4 +70,4 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
 )
 def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Models rebuilt whole from their inputs: staging views, the identity map, attributed marts."""
-    yield from dbt.cli(["build", "--vars", str(dbt_vars())], context=context).stream()
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars())], context=context).stream()

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
+
+# Sessions read the events of the day before and the day after their start day
+# (docs/sessions.md); when a window's raw days change, the sessions of the days
+# bordering it may change too, so dbt rebuilds one more day on each side.
+NEIGHBOUR_DAYS = 1
 
 
 def dbt_window_args(start: datetime, end: datetime, dbt_vars: dict) -> list[str]:
-    """`dbt build` arguments for the days ``[start, end)``: the microbatch window, plus vars.
+    """`dbt build` arguments for the partition window ``[start, end)`` plus its neighbour days.
 
-    Microbatch models process one batch per day of the window; every other model
-    ignores the window. ``start`` and ``end`` are midnights UTC (Dagster's window).
+    Microbatch models process one batch per day; every other model ignores the
+    window. ``start`` and ``end`` are midnights UTC (Dagster's window); the batches
+    run over ``[start - 1 day, end + 1 day)``.
     """
     if end <= start:
         raise ValueError(f"empty partition window [{start}, {end})")
     for bound in (start, end):
         if (bound.hour, bound.minute, bound.second, bound.microsecond) != (0, 0, 0, 0):
             raise ValueError(f"partition window bounds must be midnights, got {bound}")
+    margin = timedelta(days=NEIGHBOUR_DAYS)
     return [
         "--event-time-start",
-        start.strftime("%Y-%m-%dT%H:%M:%S"),
+        (start - margin).strftime("%Y-%m-%dT%H:%M:%S"),
         "--event-time-end",
-        end.strftime("%Y-%m-%dT%H:%M:%S"),
+        (end + margin).strftime("%Y-%m-%dT%H:%M:%S"),
         "--vars",
         json.dumps(dbt_vars, sort_keys=True),
     ]

@@ -1,0 +1,43 @@
+"""The daily schedule: yesterday and the lookback window, in one run."""
+
+from datetime import date, timedelta
+
+from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
+
+from product_analytics.config import settings
+from product_analytics.jobs import daily_pipeline_job
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def lookback_range(run_day: date, lookback_days: int, first_day: date) -> tuple[date, date] | None:
+    """The days a run on ``run_day`` processes: yesterday and the ``lookback_days`` before it."""
+    last = run_day - timedelta(days=1)
+    if last < first_day:
+        return None
+    return max(first_day, last - timedelta(days=lookback_days)), last
+
+
+def range_tags(first: date, last: date) -> dict[str, str]:
+    return {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+
+
+@schedule(
+    name="daily_pipeline_schedule",
+    job=daily_pipeline_job,
+    cron_schedule=f"0 {settings().schedule_hour} * * *",
+    execution_timezone="UTC",
+    # Stopped until someone turns it on in the UI: a fresh checkout should not start
+    # writing to the warehouse by itself.
+    default_status=DefaultScheduleStatus.STOPPED,
+)
+def daily_pipeline_schedule(context: ScheduleEvaluationContext):
+    """Ingests and transforms yesterday and the lookback window (late events), then
+    refreshes the unpartitioned models, all in one run."""
+    s = settings()
+    window = lookback_range(context.scheduled_execution_time.date(), s.lookback_days, s.start_date)
+    if window is None:
+        return SkipReason(f"nothing to process before the first partition ({s.start_date})")
+    first, last = window
+    return RunRequest(run_key=f"daily-{last.isoformat()}", tags=range_tags(first, last))
