@@ -35,6 +35,7 @@ ui: setup
 ## bench: benchmarks (figures and ratios, never pass/fail)
 bench: setup
 	$(BIN)/python benchmarks/bench_simulator.py
+	$(BIN)/python benchmarks/bench_retention.py
 
 lint: setup
 	$(BIN)/ruff check product_analytics product_analytics_tests benchmarks

@@ -8,12 +8,13 @@ from product_analytics.ingestion.resources import simulator_source
 from product_analytics.jobs import daily_pipeline_job, refresh_models_job
 from product_analytics.operations.schedules import daily_pipeline_schedule
 from product_analytics.resources import dbt_cli, warehouse
+from product_analytics.retention.assets import retention_cohorts
 from product_analytics.transform.assets import dbt_daily_models, dbt_unpartitioned_models
 
 export_for_subprocesses()
 
 defs = Definitions(
-    assets=[raw_events, raw_source_tables, dbt_daily_models, dbt_unpartitioned_models],
+    assets=[raw_events, raw_source_tables, dbt_daily_models, dbt_unpartitioned_models, retention_cohorts],
     jobs=[daily_pipeline_job, refresh_models_job],
     schedules=[daily_pipeline_schedule],
     resources={"duckdb": warehouse(), "dbt": dbt_cli(), "event_source": simulator_source()},

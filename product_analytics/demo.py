@@ -47,6 +47,17 @@ def summary(database: str) -> list[tuple[str, int]]:
         return [(name, conn.execute(f"select count(*) from {name}").fetchone()[0]) for (name,) in names]
 
 
+def retention_figures(database: str, days: tuple[int, ...] = (1, 3, 7)) -> list[tuple[int, float]]:
+    with duckdb.connect(database, read_only=True) as conn:
+        rows = conn.execute(
+            """select period_number, avg(retention_rate) from marts.retention_cohorts
+               where grain = 'day' and period_number in (select unnest(?)) and retention_rate is not null
+               group by 1 order by 1""",
+            [list(days)],
+        ).fetchall()
+    return [(n, rate) for n, rate in rows]
+
+
 def main() -> None:
     s = settings()
     home = ensure_dagster_home(s.dagster_home)
@@ -84,6 +95,9 @@ def main() -> None:
     _step(4, "Summary")
     for name, rows in summary(str(s.duckdb_path)):
         print(f"      {name:<40} {rows:>12,}")
+    print("      retention of the daily cohorts (mean over finished cohorts):")
+    for n, rate in retention_figures(str(s.duckdb_path)):
+        print(f"        day {n:>2}: {rate:.1%}")
     print(f"\nOpen the UI with `make ui` (Dagster home {home}); the run is {run.run_id}")
 
 

@@ -1,0 +1,62 @@
+"""The daily-cohort matrix as a markdown table and a heatmap image, for the Dagster UI."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render straight to PNG
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+MATRIX_COHORTS = 14
+MATRIX_DAYS = 14
+
+
+def daily_matrix(table: pa.Table) -> tuple[list[str], list[int], np.ndarray]:
+    """The last cohorts of the day grain x day numbers 0..14: (labels, sizes, rates with NaN)."""
+    rows = table.filter(pa.compute.equal(table["grain"], "day")).to_pydict()
+    cohorts = sorted(set(rows["cohort_period"]))[-MATRIX_COHORTS:]
+    index = {c: i for i, c in enumerate(cohorts)}
+    rates = np.full((len(cohorts), MATRIX_DAYS + 1), np.nan)
+    sizes = [0] * len(cohorts)
+    for cohort, n, size, rate in zip(
+        rows["cohort_period"], rows["period_number"], rows["cohort_size"], rows["retention_rate"], strict=True
+    ):
+        if cohort in index and n <= MATRIX_DAYS:
+            sizes[index[cohort]] = size
+            rates[index[cohort], n] = np.nan if rate is None else rate
+    return [c.isoformat() for c in cohorts], sizes, rates
+
+
+def markdown_matrix(labels: list[str], sizes: list[int], rates: np.ndarray) -> str:
+    header = "| cohort | users | " + " | ".join(f"d{n}" for n in range(rates.shape[1])) + " |"
+    lines = [header, "|" + "---|" * (rates.shape[1] + 2)]
+    for label, size, row in zip(labels, sizes, rates, strict=True):
+        cells = " | ".join("" if np.isnan(v) else f"{100 * v:.0f}%" for v in row)
+        lines.append(f"| {label} | {size} | {cells} |")
+    return "\n".join(lines)
+
+
+def heatmap_png(labels: list[str], rates: np.ndarray) -> bytes:
+    fig, ax = plt.subplots(figsize=(9, 0.35 * max(len(labels), 4) + 1.2), dpi=90)
+    shown = np.ma.masked_invalid(rates[:, 1:] * 100)  # day 0 is 100% by definition
+    image = ax.imshow(shown, cmap="viridis", aspect="auto", vmin=0)
+    ax.set_xticks(range(rates.shape[1] - 1), [str(n) for n in range(1, rates.shape[1])])
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("days since first activity")
+    ax.set_title("Daily cohorts: share active on day N (%)")
+    fig.colorbar(image, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def markdown_image(png: bytes) -> str:
+    return f"![daily retention heatmap](data:image/png;base64,{base64.b64encode(png).decode()})"
