@@ -5,17 +5,17 @@ from dagster import Definitions
 from product_analytics.config import export_for_subprocesses
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
 from product_analytics.ingestion.resources import simulator_source
-from product_analytics.jobs import daily_pipeline_job, refresh_models_job
-from product_analytics.operations.schedules import daily_pipeline_schedule
+from product_analytics.jobs import daily_pipeline_job, refresh_models_job, snapshot_job
+from product_analytics.operations.schedules import daily_pipeline_schedule, daily_snapshot_schedule
 from product_analytics.resources import dbt_cli, warehouse
 from product_analytics.retention.assets import retention_cohorts
-from product_analytics.transform.assets import dbt_daily_models, dbt_unpartitioned_models
+from product_analytics.transform.assets import dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models
 
 export_for_subprocesses()
 
 defs = Definitions(
-    assets=[raw_events, raw_source_tables, dbt_daily_models, dbt_unpartitioned_models, retention_cohorts],
-    jobs=[daily_pipeline_job, refresh_models_job],
-    schedules=[daily_pipeline_schedule],
+    assets=[raw_events, raw_source_tables, dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models, retention_cohorts],
+    jobs=[daily_pipeline_job, refresh_models_job, snapshot_job],
+    schedules=[daily_pipeline_schedule, daily_snapshot_schedule],
     resources={"duckdb": warehouse(), "dbt": dbt_cli(), "event_source": simulator_source()},
 )

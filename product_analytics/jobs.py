@@ -2,7 +2,7 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from product_analytics.transform.assets import dbt_unpartitioned_models
+from product_analytics.transform.assets import dbt_snapshots, dbt_unpartitioned_models
 
 daily_pipeline_job = define_asset_job(
     "daily_pipeline",
@@ -17,4 +17,10 @@ refresh_models_job = define_asset_job(
     "refresh_models",
     selection=AssetSelection.assets(dbt_unpartitioned_models),
     description="Builds and tests the models that are rebuilt whole: staging views, identity map, attributed marts.",
+)
+
+snapshot_job = define_asset_job(
+    "snapshots",
+    selection=AssetSelection.assets(dbt_snapshots),
+    description="Records the SCD2 history of users, posts and orders from their latest daily images.",
 )

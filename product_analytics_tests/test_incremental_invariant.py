@@ -12,25 +12,20 @@ Runs dbt in-process on a small simulated week; the patterns come from a seeded
 generator, so a failure names the seed that reproduces it.
 """
 
-import json
-import os
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-from dbt.cli.main import dbtRunner
 
-from product_analytics.config import DBT_PROJECT_DIR
-from product_analytics.ingestion.load import ensure_raw_schema, load_events_day
+from product_analytics.ingestion.load import load_events_day
 from product_analytics.simulator import LandingWriter, SimulationConfig
 from product_analytics.simulator.landing import events_file
-from product_analytics.transform.partition_window import dbt_window_args
 from product_analytics_tests.conftest import START
+from product_analytics_tests.harness import Warehouse
 
 DAYS = [date(2026, 3, 20) + timedelta(days=i) for i in range(7)]
-VARS = {"start_date": START.isoformat()}
 COMPARED = [
     "intermediate.int_events_sessionized",
     "intermediate.int_sessions",
@@ -50,45 +45,6 @@ def week(tmp_path_factory):
     return root
 
 
-class Warehouse:
-    """A DuckDB file and the dbt invocations that build it."""
-
-    runner = dbtRunner()
-
-    def __init__(self, path: Path):
-        self.path = path
-        with duckdb.connect(str(path)) as conn:
-            ensure_raw_schema(conn)
-
-    def dbt(self, *args: str) -> None:
-        os.environ["PA_DUCKDB_PATH"] = str(self.path)
-        target = self.path.parent / f"dbt_target_{self.path.stem}"
-        result = self.runner.invoke(
-            [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--quiet"]
-        )
-        assert result.success, f"dbt {' '.join(args)} failed: {result.exception}"
-
-    def build_days(self, first: date, last: date, full_refresh: bool = False) -> None:
-        window = dbt_window_args(
-            datetime.combine(first, datetime.min.time()), datetime.combine(last + timedelta(days=1), datetime.min.time()), VARS
-        )
-        self.dbt("run", "--select", "tag:daily", *window, *(["--full-refresh"] if full_refresh else []))
-
-    def refresh_unpartitioned(self) -> None:
-        self.dbt("run", "--exclude", "tag:daily", "--vars", json.dumps(VARS))
-
-    def table(self, name: str):
-        # dbt runs in this process and keeps the file open: go through DuckDB's
-        # per-process instance of the file rather than attaching it a second time.
-        with duckdb.connect(str(self.path)) as conn:
-            return conn.sql(f"select * from {name}").to_arrow_table()
-
-    def copy_raw_from(self, other: "Warehouse") -> None:
-        with duckdb.connect(str(self.path)) as conn:
-            conn.register("raw_copy", other.table("raw.events"))
-            conn.execute("insert into raw.events select * from raw_copy")
-
-
 def process_in_order(warehouse: Warehouse, week: Path, rng: random.Random, lookback: int) -> None:
     """The daily schedule: each run re-ingests its lookback window at its own clock."""
     clock = datetime.combine(DAYS[0], datetime.min.time())
@@ -101,7 +57,7 @@ def process_in_order(warehouse: Warehouse, week: Path, rng: random.Random, lookb
                 load_events_day(conn, d, events_file(week / "landing", d), clock)
                 d += timedelta(days=1)
         warehouse.build_days(first, day)
-    warehouse.refresh_unpartitioned()
+    warehouse.refresh_sessions()
 
 
 def assert_same_tables(actual: Warehouse, expected: Warehouse, scenario: str) -> None:
@@ -127,7 +83,7 @@ def test_incremental_runs_equal_a_full_refresh(week, tmp_path, seed):
     reference = Warehouse(tmp_path / "reference.duckdb")
     reference.copy_raw_from(daily)
     reference.build_days(DAYS[0], DAYS[-1], full_refresh=True)
-    reference.refresh_unpartitioned()
+    reference.refresh_sessions()
     with duckdb.connect() as conn:
         conn.register("raw_events", daily.table("raw.events"))
         late_loaded = conn.sql("select count(*) from raw_events where received_at >= event_date + interval 1 day").fetchall()[0][0]
@@ -139,7 +95,7 @@ def test_incremental_runs_equal_a_full_refresh(week, tmp_path, seed):
     middle = DAYS[rng.randrange(1, len(DAYS) - 1)]
     backfill.build_days(middle, DAYS[-1])
     backfill.build_days(DAYS[0], middle - timedelta(days=1))
-    backfill.refresh_unpartitioned()
+    backfill.refresh_sessions()
     assert_same_tables(backfill, reference, f"backfill in two runs split at {middle} (seed {seed})")
 
     reruns = []
@@ -148,7 +104,7 @@ def test_incremental_runs_equal_a_full_refresh(week, tmp_path, seed):
         last = min(DAYS[-1], first + timedelta(days=rng.randrange(3)))
         daily.build_days(first, last)
         reruns.append(f"{first}..{last}")
-    daily.refresh_unpartitioned()
+    daily.refresh_sessions()
     assert_same_tables(daily, reference, f"after re-running {', '.join(reruns)} (seed {seed})")
 
 
@@ -183,7 +139,7 @@ def test_a_late_event_continuing_yesterdays_session_reaches_it(tmp_path):
         window = [max(x, day - timedelta(days=1)), day]
         ingest(daily, window, at(day + timedelta(days=1), "02:00"))
         daily.build_days(window[0], window[-1])
-    daily.refresh_unpartitioned()
+    daily.refresh_sessions()
 
     with duckdb.connect(str(daily.path)) as conn:
         sessions = conn.sql("select event_id, session_start_at from intermediate.int_events_sessionized order by 1").fetchall()

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
 from product_analytics.config import settings
-from product_analytics.jobs import daily_pipeline_job
+from product_analytics.jobs import daily_pipeline_job, snapshot_job
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -41,3 +41,16 @@ def daily_pipeline_schedule(context: ScheduleEvaluationContext):
         return SkipReason(f"nothing to process before the first partition ({s.start_date})")
     first, last = window
     return RunRequest(run_key=f"daily-{last.isoformat()}", tags=range_tags(first, last))
+
+
+@schedule(
+    name="daily_snapshot_schedule",
+    job=snapshot_job,
+    cron_schedule=f"30 {settings().schedule_hour} * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.STOPPED,
+)
+def daily_snapshot_schedule(context: ScheduleEvaluationContext):
+    """Snapshots the operational tables every day, on its own: history keeps being
+    recorded even when models downstream fail."""
+    return RunRequest(run_key=f"snapshot-{context.scheduled_execution_time.date().isoformat()}")

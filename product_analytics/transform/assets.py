@@ -1,15 +1,18 @@
 """The dbt project as assets: every model a Dagster asset, every dbt test an asset check.
 
 One `@dbt_assets` definition per partitioning scheme: the daily (microbatch)
-models, partitioned like the raw data, and the rest, unpartitioned.
+models, partitioned like the raw data; the snapshots, on their own so that they
+run whatever happens downstream; and the rest, unpartitioned.
 """
 
 import json
 from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from product_analytics.config import settings
 from product_analytics.partitions import daily_partitions, single_run_backfill
@@ -18,6 +21,7 @@ from product_analytics.resources import DUCKDB_WRITER_POOL
 from product_analytics.transform.partition_window import dbt_window_args
 
 DAILY_SELECTION = "tag:daily"
+SNAPSHOT_SELECTION = "resource_type:snapshot tag:snapshot_input"
 
 
 class ProductAnalyticsTranslator(DagsterDbtTranslator):
@@ -60,14 +64,67 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(args, context=context).stream()
 
 
+def pending_images(duckdb: DuckDBResource) -> list[date]:
+    """Image days loaded since the last snapshot observation, oldest first (at least the latest)."""
+    with duckdb.get_connection() as conn:
+        conn.execute("create schema if not exists snapshots")
+        conn.execute("create table if not exists snapshots.observed_images (snapshot_date date, observed_at timestamp)")
+        loaded = conn.sql("select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'users'").fetchall()[
+            0
+        ][0]
+        if not loaded:
+            return []
+        days = conn.sql(
+            """select distinct snapshot_date from raw.users
+               where snapshot_date > coalesce((select max(snapshot_date) from snapshots.observed_images), date '1900-01-01')
+               order by 1"""
+        ).fetchall()
+        latest = conn.sql("select max(snapshot_date) from raw.users").fetchall()[0][0]
+    return [d for (d,) in days] or ([latest] if latest else [])
+
+
+def record_observation(duckdb: DuckDBResource, day: date) -> None:
+    with duckdb.get_connection() as conn:
+        conn.execute(
+            "insert into snapshots.observed_images values (?, ?)", [day, datetime.combine(day + timedelta(days=1), datetime.min.time())]
+        )
+
+
+def snapshot_vars(day: date) -> dict:
+    return {**dbt_vars(), "snapshot_image_date": day.isoformat(), "snapshot_observed_at": f"{day + timedelta(days=1)} 00:00:00"}
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    exclude=DAILY_SELECTION,
+    select=SNAPSHOT_SELECTION,
+    name="dbt_snapshots",
+    dagster_dbt_translator=translator,
+    pool=DUCKDB_WRITER_POOL,
+)
+def dbt_snapshots(context: AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+    """SCD2 snapshots of users, posts and orders. Each daily image loaded since the last
+    run is observed in order, as if the snapshot had run at the end of each of those days."""
+    days = pending_images(duckdb)
+    for day in days[:-1]:
+        context.log.info(f"snapshotting the images of {day}")
+        replay = ["build", "--select", SNAPSHOT_SELECTION, "--exclude", "resource_type:test resource_type:unit_test"]
+        dbt.cli([*replay, "--vars", json.dumps(snapshot_vars(day))], manifest=dbt_project.manifest_path).wait()
+        record_observation(duckdb, day)
+    final_vars = snapshot_vars(days[-1]) if days else dbt_vars()
+    yield from dbt.cli(["build", "--vars", json.dumps(final_vars)], context=context).stream()
+    if days:
+        record_observation(duckdb, days[-1])
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=f"{DAILY_SELECTION} {SNAPSHOT_SELECTION}",
     name="dbt_unpartitioned_models",
     dagster_dbt_translator=translator,
     pool=DUCKDB_WRITER_POOL,
 )
 def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
-    """Models rebuilt whole from their inputs: staging views, the identity map, attributed marts."""
+    """Models rebuilt whole from their inputs: the identity map, attributed marts, dimensions."""
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars())], context=context).stream()

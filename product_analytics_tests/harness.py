@@ -1,0 +1,63 @@
+"""Running dbt in-process against a DuckDB file of a test's own."""
+
+import json
+import os
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+from dbt.cli.main import dbtRunner
+
+from product_analytics.config import DBT_PROJECT_DIR
+from product_analytics.ingestion.load import ensure_raw_schema
+from product_analytics.transform.partition_window import dbt_window_args
+from product_analytics_tests.conftest import START
+
+VARS = {"start_date": START.isoformat()}
+
+
+class Warehouse:
+    """A DuckDB file and the dbt invocations that build it."""
+
+    runner = dbtRunner()
+
+    def __init__(self, path: Path):
+        self.path = path
+        with duckdb.connect(str(path)) as conn:
+            ensure_raw_schema(conn)
+
+    def dbt(self, *args: str) -> None:
+        """Run dbt on this file (it stays open in this process afterwards: see ``table``)."""
+        os.environ["PA_DUCKDB_PATH"] = str(self.path)
+        target = self.path.parent / f"dbt_target_{self.path.stem}"
+        result = self.runner.invoke(
+            [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--quiet"]
+        )
+        assert result.success, f"dbt {' '.join(args)} failed: {result.exception}"
+
+    def build_days(self, first: date, last: date, full_refresh: bool = False) -> None:
+        window = dbt_window_args(
+            datetime.combine(first, datetime.min.time()), datetime.combine(last + timedelta(days=1), datetime.min.time()), VARS
+        )
+        self.dbt("run", "--select", "tag:daily", *window, *(["--full-refresh"] if full_refresh else []))
+
+    def refresh_sessions(self) -> None:
+        """The rebuilt models of identity and sessions (no snapshots needed)."""
+        self.dbt("run", "--select", "int_identity_map fct_sessions fct_events fct_user_sessions", "--vars", json.dumps(VARS))
+
+    def snapshot(self, image_day: date) -> None:
+        """Snapshot the operational tables as their image of ``image_day`` shows them."""
+        observed = {"snapshot_image_date": image_day.isoformat(), "snapshot_observed_at": f"{image_day + timedelta(days=1)} 00:00:00"}
+        selection = "stg_app__users stg_app__posts stg_app__orders tag:snapshot_input resource_type:snapshot"
+        self.dbt("build", "--select", selection, "--vars", json.dumps({**VARS, **observed}))
+
+    def table(self, name: str):
+        # dbt runs in this process and keeps the file open: go through DuckDB's
+        # per-process instance of the file rather than attaching it a second time.
+        with duckdb.connect(str(self.path)) as conn:
+            return conn.sql(f"select * from {name}").to_arrow_table()
+
+    def copy_raw_from(self, other: "Warehouse") -> None:
+        with duckdb.connect(str(self.path)) as conn:
+            conn.register("raw_copy", other.table("raw.events"))
+            conn.execute("insert into raw.events select * from raw_copy")
