@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import Definitions
+from dagster import AssetKey, AssetsDefinition, Definitions
 
 from product_analytics.definitions import defs
 from product_analytics.resources import DUCKDB_WRITER_POOL
@@ -50,9 +50,17 @@ def test_graph_matches_snapshot():
 
 
 def test_every_asset_that_writes_duckdb_is_in_the_single_writer_pool():
-    for assets_def in defs.assets:
-        pools = {assets_def.node_def.pool}
-        assert pools == {DUCKDB_WRITER_POOL}, assets_def.keys
+    executable = [a for a in defs.assets if isinstance(a, AssetsDefinition) and a.is_executable]
+    assert len(executable) >= 6
+    for assets_def in executable:
+        assert assets_def.node_def.pool == DUCKDB_WRITER_POOL, assets_def.keys
+
+
+def test_the_dashboard_exposure_sits_downstream_of_the_funnels():
+    graph = defs.resolve_asset_graph()
+    node = graph.get(AssetKey(["exposures", "product_dashboard"]))
+    assert {k.to_user_string() for k in node.parent_keys} == {"marts/agg_product_funnel_daily", "marts/agg_purchase_funnel"}
+    assert not node.is_materializable
 
 
 def test_raw_assets_are_partitioned_daily_with_single_run_backfills():
