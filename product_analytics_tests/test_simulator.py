@@ -214,6 +214,14 @@ def test_ground_truth_covers_the_events(db, landing, sim_config):
         db, "select count(*) from ev join truth_identities t using (anonymous_id) where ev.user_id is not null and ev.user_id != t.user_id"
     )[0]
     assert mismatched == 0
+    # Regression guard: a join carries the game of the share or invite it follows.
+    other_game = one(
+        db,
+        """select count(*) from truth_members m join truth_instances i using (instance_id)
+           join (select distinct message_id, properties ->> 'game_id' as game from ev) e on e.message_id = m.message_id
+           where e.game != i.game_id""",
+    )[0]
+    assert other_game == 0
     joins_in_truth = one(db, "select count(*) from truth_members m join truth_instances i using (instance_id)")[0]
     assert joins_in_truth == one(db, "select count(*) from truth_members")[0] > 20
     signups = signups_truth(sim_config, SIM_DAYS[-1])

@@ -348,6 +348,9 @@ class DayGenerator:
         if len(self.recent_posts) == 0:
             btype = np.where((btype == B["browse"]) | (btype == B["browse_like"]), B["shop_view"], btype)
         b_game = np.where(rng.random(len(b_sess)) < 0.75, s.favorite_game[b_sess], self._games(len(b_sess)))
+        # A join opens the game of the share or invite it follows.
+        is_join = (btype == B["join_share"]) | (btype == B["join_invite"])
+        b_game = np.where(is_join, s.favorite_game[b_sess], b_game)
         b_mode = np.minimum(np.searchsorted(np.cumsum(catalog.GAME_MODE_WEIGHTS), rng.random(len(b_sess))), 2)
         b_product = rng.integers(0, len(catalog.PRODUCTS), size=len(b_sess))
         is_order = btype == B["shop_order"]

@@ -1,0 +1,33 @@
+{#- Who joined each social instance: one row per instance and visitor, at their first join. -#}
+
+with
+
+joins as (
+
+    select
+        joins.*,
+        coalesce(identity_map.user_id, joins.anonymous_id) as visitor_id,
+        identity_map.user_id
+    from {{ ref('int_social_joins') }} as joins
+    left join {{ ref('int_identity_map') }} as identity_map on joins.anonymous_id = identity_map.anonymous_id
+
+),
+
+first_joins as (
+
+    select
+        *,
+        row_number() over (partition by instance_id, visitor_id order by joined_at, join_event_id) as join_number
+    from joins
+
+),
+
+final as (
+
+    select instance_id, visitor_id, user_id, anonymous_id, join_event_id, matched_by, joined_at
+    from first_joins
+    where join_number = 1
+
+)
+
+select * from final
