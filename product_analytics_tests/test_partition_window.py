@@ -11,7 +11,8 @@ from product_analytics.transform.partition_window import dbt_window_args
 def test_a_window_is_widened_by_one_day_on_each_side():
     args = dbt_window_args(datetime(2026, 3, 10), datetime(2026, 3, 13), {"start_date": "2026-03-01"})
     assert args[:4] == ["--event-time-start", "2026-03-09T00:00:00", "--event-time-end", "2026-03-14T00:00:00"]
-    assert args[4] == "--vars" and json.loads(args[5]) == {"start_date": "2026-03-01"}
+    assert args[4] == "--vars"
+    assert json.loads(args[5]) == {"start_date": "2026-03-01", "window_start": "2026-03-09", "window_end": "2026-03-14"}
 
 
 def test_a_single_day():

@@ -24,11 +24,14 @@ def dbt_window_args(start: datetime, end: datetime, dbt_vars: dict) -> list[str]
         if (bound.hour, bound.minute, bound.second, bound.microsecond) != (0, 0, 0, 0):
             raise ValueError(f"partition window bounds must be midnights, got {bound}")
     margin = timedelta(days=NEIGHBOUR_DAYS)
+    first, last = start - margin, end + margin
+    # Incremental models that are not microbatch read the same days from these vars.
+    window = {"window_start": first.date().isoformat(), "window_end": last.date().isoformat()}
     return [
         "--event-time-start",
-        (start - margin).strftime("%Y-%m-%dT%H:%M:%S"),
+        first.strftime("%Y-%m-%dT%H:%M:%S"),
         "--event-time-end",
-        (end + margin).strftime("%Y-%m-%dT%H:%M:%S"),
+        last.strftime("%Y-%m-%dT%H:%M:%S"),
         "--vars",
-        json.dumps(dbt_vars, sort_keys=True),
+        json.dumps({**dbt_vars, **window}, sort_keys=True),
     ]
