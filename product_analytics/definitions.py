@@ -10,12 +10,14 @@ from product_analytics.operations.schedules import daily_pipeline_schedule, dail
 from product_analytics.resources import dbt_cli, warehouse
 from product_analytics.retention.assets import retention_cohorts
 from product_analytics.transform.assets import dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models
+from product_analytics.transform.checks import social_inference_matches_simulator_truth
 from product_analytics.transform.exposures import exposure_specs
 
 export_for_subprocesses()
 
 defs = Definitions(
     assets=[raw_events, raw_source_tables, dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models, retention_cohorts, *exposure_specs()],
+    asset_checks=[social_inference_matches_simulator_truth],
     jobs=[daily_pipeline_job, refresh_models_job, snapshot_job],
     schedules=[daily_pipeline_schedule, daily_snapshot_schedule],
     resources={"duckdb": warehouse(), "dbt": dbt_cli(), "event_source": simulator_source()},

@@ -55,7 +55,8 @@ def test_dbt_tests_ran_as_passing_asset_checks(materialized):
     evaluations = ingestion.get_asset_check_evaluations() + models.get_asset_check_evaluations()
     assert models.success
     assert [e.check_name for e in evaluations if not e.passed] == []
-    expected = {key for assets_def in defs.assets if hasattr(assets_def, "check_keys") for key in assets_def.check_keys}
+    definitions = [*defs.assets, *(defs.asset_checks or [])]
+    expected = {key for definition in definitions if hasattr(definition, "check_keys") for key in definition.check_keys}
     assert {e.asset_check_key for e in evaluations} == expected
     assert any(e.check_name == "assert_every_event_in_exactly_one_session" for e in evaluations)
 
