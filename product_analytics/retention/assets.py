@@ -21,35 +21,40 @@ from product_analytics.retention.render import daily_matrix, heatmap_png, markdo
 
 RETENTION = AssetKey(["marts", "retention_cohorts"])
 RETENTION_BY_ATTRIBUTE = AssetKey(["marts", "retention_cohorts_by_attribute"])
-UPSTREAM = [AssetKey(["marts", "fct_events"]), AssetKey(["marts", "fct_sessions"]), AssetKey(["staging", "stg_app__users"])]
+UPSTREAM = [
+    AssetKey(["marts", "fct_events"]),
+    AssetKey(["marts", "fct_sessions"]),
+    AssetKey(["marts", "dim_user_properties"]),
+    AssetKey(["intermediate", "int_device_first_values"]),
+]
 ATTRIBUTES = ["first_platform", "first_utm_source", "country_at_signup", "first_game"]
 CHECKS = ["cohort_sizes_reconcile", "rates_between_0_and_1", "unbounded_retention_never_rises", "day_0_retention_is_1"]
 
-# First values per visitor, for breakdowns: first session's platform and source,
-# the first game played, and the country of the first daily image of the user row.
+# First values per visitor, for breakdowns: a signed-up user's acquisition properties
+# (dim_user_properties), else the device's own first values (int_device_first_values).
 ATTRIBUTES_SQL = """
-    visitors as (select distinct visitor_id, user_id from marts.fct_sessions),
-    first_session as (
-        select visitor_id, platform as first_platform, utm_source as first_utm_source
-        from marts.fct_sessions where session_number = 1
-    ),
-    first_game as (
-        select visitor_id, arg_min(game_id, event_at) as first_game
-        from marts.fct_events where event_name = 'game_started' group by visitor_id
-    ),
-    signup_country as (
-        select user_id, arg_min(country, snapshot_date) as country_at_signup from staging.stg_app__users group by user_id
+    visitors as (select distinct visitor_id, anonymous_id, user_id from marts.fct_sessions),
+    per_visitor as (
+        select
+            visitors.visitor_id,
+            coalesce(users.first_platform, devices.first_platform) as first_platform,
+            coalesce(users.first_utm_source, devices.utm_source) as first_utm_source,
+            users.country_at_signup,
+            coalesce(users.first_game_id, devices.first_game_id) as first_game,
+            row_number() over (partition by visitors.visitor_id order by devices.first_seen_at, devices.anonymous_id) as device_rank
+        from visitors
+        left join marts.dim_user_properties as users on visitors.user_id = users.user_id
+        left join intermediate.int_device_first_values as devices on visitors.anonymous_id = devices.anonymous_id
     ),
     attributes as (
-        select visitors.visitor_id,
-               coalesce(first_session.first_platform, '(unknown)') as first_platform,
-               coalesce(first_session.first_utm_source, '(none)') as first_utm_source,
-               coalesce(signup_country.country_at_signup, '(not signed up)') as country_at_signup,
-               coalesce(first_game.first_game, '(no game)') as first_game
-        from visitors
-        left join first_session using (visitor_id)
-        left join first_game using (visitor_id)
-        left join signup_country using (user_id)
+        select
+            visitor_id,
+            coalesce(first_platform, '(unknown)') as first_platform,
+            coalesce(first_utm_source, '(none)') as first_utm_source,
+            coalesce(country_at_signup, '(not signed up)') as country_at_signup,
+            coalesce(first_game, '(no game)') as first_game
+        from per_visitor
+        where device_rank = 1
     )
 """
 
