@@ -63,6 +63,8 @@ class Settings:
     ingest_clock: datetime | None  # None: the wall clock
     lookback_days: int
     schedule_hour: int
+    alert_file: Path
+    alert_webhook_url: str | None
 
     @property
     def landing_dir(self) -> Path:
@@ -96,6 +98,8 @@ def settings() -> Settings:
         ingest_clock=clock,
         lookback_days=_int("PA_LOOKBACK_DAYS", 3, 0),
         schedule_hour=_hour("PA_SCHEDULE_HOUR", 2),
+        alert_file=Path(_env("PA_ALERT_FILE", str(data_dir / "alerts.jsonl"))).expanduser().resolve(),
+        alert_webhook_url=_env("PA_ALERT_WEBHOOK_URL", "") or None,
     )
 
 

@@ -6,7 +6,9 @@ from product_analytics.config import export_for_subprocesses
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
 from product_analytics.ingestion.resources import simulator_source
 from product_analytics.jobs import daily_pipeline_job, refresh_models_job, snapshot_job
+from product_analytics.operations.freshness import latest_partition_checks
 from product_analytics.operations.schedules import daily_pipeline_schedule, daily_snapshot_schedule
+from product_analytics.operations.sensors import freshness_checks_job, freshness_checks_sensor, run_failure_alerts
 from product_analytics.resources import dbt_cli, warehouse
 from product_analytics.retention.assets import retention_cohorts
 from product_analytics.transform.assets import dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models
@@ -17,8 +19,9 @@ export_for_subprocesses()
 
 defs = Definitions(
     assets=[raw_events, raw_source_tables, dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models, retention_cohorts, *exposure_specs()],
-    asset_checks=[social_inference_matches_simulator_truth],
-    jobs=[daily_pipeline_job, refresh_models_job, snapshot_job],
+    asset_checks=[social_inference_matches_simulator_truth, *latest_partition_checks],
+    jobs=[daily_pipeline_job, refresh_models_job, snapshot_job, freshness_checks_job],
     schedules=[daily_pipeline_schedule, daily_snapshot_schedule],
+    sensors=[run_failure_alerts, freshness_checks_sensor],
     resources={"duckdb": warehouse(), "dbt": dbt_cli(), "event_source": simulator_source()},
 )

@@ -13,6 +13,10 @@ concurrency:
     # Every DuckDB writer is in the pool "duckdb_writer": one slot, because
     # DuckDB lets a single process write a database file at a time.
     default_limit: 1
+run_retries:
+  # A run that fails (a transient lock, a killed process) is retried from its failed steps.
+  enabled: true
+  max_retries: 2
 telemetry:
   enabled: false
 """

@@ -2,11 +2,14 @@
 
 from dagster import AssetSelection, define_asset_job
 
+from product_analytics.operations.freshness import latest_partition_checks
 from product_analytics.transform.assets import dbt_snapshots, dbt_unpartitioned_models
 
 daily_pipeline_job = define_asset_job(
     "daily_pipeline",
-    selection=AssetSelection.all(),
+    # Everything but the freshness checks, which the hourly sensor evaluates: a backfill of
+    # old days has nothing to say about whether yesterday arrived.
+    selection=AssetSelection.all() - AssetSelection.checks(*latest_partition_checks),
     description=(
         "Ingests and transforms a day or a range of days (one run, one dbt invocation for the "
         "partitioned models), then rebuilds the unpartitioned models once."

@@ -28,6 +28,7 @@ from product_analytics.ingestion.load import (
     missed_late_events,
 )
 from product_analytics.ingestion.resources import SimulatorSource
+from product_analytics.operations.freshness import DAILY_FRESHNESS
 from product_analytics.partitions import daily_partitions, days_in_window, single_run_backfill
 from product_analytics.resources import DUCKDB_WRITER_POOL
 
@@ -92,6 +93,7 @@ def late_events_check(missed: list[MissedDay], first_scanned, last_scanned) -> A
     pool=DUCKDB_WRITER_POOL,
     kinds={"duckdb", "python"},
     check_specs=[AssetCheckSpec(LATE_EVENTS_CHECK, asset=RAW_EVENTS, description="Messages later than the lookback window")],
+    freshness_policy=DAILY_FRESHNESS,
 )
 def raw_events(context: AssetExecutionContext, duckdb: DuckDBResource, event_source: SimulatorSource):
     """Every track, page, screen and identify message whose event time falls on the day,

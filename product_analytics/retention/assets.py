@@ -14,6 +14,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from product_analytics.operations.freshness import DAILY_FRESHNESS
 from product_analytics.resources import DUCKDB_WRITER_POOL
 from product_analytics.retention.checks import check_retention_tables
 from product_analytics.retention.cohorts import GRAINS, retention, to_arrow
@@ -107,6 +108,7 @@ def compute_tables(activity: dict, names: dict[str, list[str]], last_day: int) -
             deps=UPSTREAM,
             kinds={"python", "duckdb"},
             description="Retention of daily, weekly and monthly cohorts of first activity (docs/retention.md).",
+            freshness_policy=DAILY_FRESHNESS,
         ),
         AssetSpec(
             RETENTION_BY_ATTRIBUTE,

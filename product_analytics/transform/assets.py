@@ -15,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_duckdb import DuckDBResource
 
 from product_analytics.config import settings
+from product_analytics.operations.freshness import DAILY_FRESHNESS, FRESH_MODELS
 from product_analytics.partitions import daily_partitions, single_run_backfill
 from product_analytics.project import dbt_project
 from product_analytics.resources import DUCKDB_WRITER_POOL
@@ -33,6 +34,8 @@ class ProductAnalyticsTranslator(DagsterDbtTranslator):
         fqn = props.get("fqn", [])
         if props["resource_type"] == "model" and len(fqn) > 2:
             spec = spec.replace_attributes(group_name=fqn[1])
+        if props["resource_type"] == "model" and props["name"] in FRESH_MODELS:
+            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
         return spec
 
 

@@ -1,0 +1,87 @@
+"""Sensors: alerts on failed runs, and the periodic evaluation of the freshness checks."""
+
+import json
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dagster import (
+    AssetSelection,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    SensorEvaluationContext,
+    define_asset_job,
+    run_failure_sensor,
+    sensor,
+)
+
+from product_analytics.config import settings
+from product_analytics.operations.freshness import latest_partition_checks
+
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def _root_message(error) -> str:
+    """The innermost error's message: what went wrong, not the framework's wrapper."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
+def failure_alert(context: RunFailureSensorContext) -> dict:
+    """One alert: which run, job and partition failed, and why."""
+    run = context.dagster_run
+    tags = run.tags
+    if "dagster/partition" in tags:
+        partition = tags["dagster/partition"]
+    elif all(t in tags for t in RANGE_TAGS):
+        partition = f"{tags[RANGE_TAGS[0]]}...{tags[RANGE_TAGS[1]]}"
+    else:
+        partition = None
+    step_errors = [
+        f"{e.step_key}: {_root_message(e.event_specific_data.error)}"
+        for e in context.get_step_failure_events()
+        if e.event_specific_data.error
+    ]
+    return {
+        "at": datetime.now(UTC).isoformat(),
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "partition": partition,
+        "error": "; ".join(step_errors) or (context.failure_event.message or "run failed"),
+    }
+
+
+def deliver(alert: dict, alert_file: Path, webhook_url: str | None) -> None:
+    """Append the alert as one JSON line to the file, or POST it to the webhook."""
+    line = json.dumps(alert, sort_keys=True)
+    if webhook_url:
+        request = urllib.request.Request(webhook_url, data=line.encode(), headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+        return
+    alert_file.parent.mkdir(parents=True, exist_ok=True)
+    with alert_file.open("a") as out:
+        out.write(line + "\n")
+
+
+@run_failure_sensor(name="run_failure_alerts", default_status=DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)
+def run_failure_alerts(context: RunFailureSensorContext) -> None:
+    """Writes every failed run to PA_ALERT_FILE (JSON lines), or posts it to PA_ALERT_WEBHOOK_URL."""
+    s = settings()
+    deliver(failure_alert(context), s.alert_file, s.alert_webhook_url)
+
+
+freshness_checks_job = define_asset_job(
+    "freshness_checks",
+    selection=AssetSelection.checks(*latest_partition_checks),
+    description="Checks that yesterday's partitions exist.",
+)
+
+
+@sensor(job=freshness_checks_job, minimum_interval_seconds=3600, default_status=DefaultSensorStatus.RUNNING)
+def freshness_checks_sensor(context: SensorEvaluationContext):
+    """Evaluates the latest-partition checks once an hour (they read only the Dagster instance)."""
+    hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+    return RunRequest(run_key=f"freshness-{hour}")
