@@ -6,8 +6,10 @@ Runs go to the persistent instance in ``DAGSTER_HOME`` (created if missing), so
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
 import warnings
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +33,26 @@ def demo_window(today: date, start: date, days: int = DEMO_DAYS) -> tuple[date, 
 def _step(number: int, text: str) -> float:
     print(f"[{number}/4] {text}", flush=True)
     return time.monotonic()
+
+
+@contextlib.contextmanager
+def _ticker(started: float, every: float = 15.0):
+    """Print the elapsed time now and then while a long step runs."""
+    stop = threading.Event()
+    out = sys.stdout
+
+    def tick() -> None:
+        while not stop.wait(every):
+            out.write(f"      ... {time.monotonic() - started:.0f}s\n")
+            out.flush()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _done(started: float, detail: str = "") -> None:
@@ -85,8 +107,14 @@ def main() -> None:
     instance = DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     started = _step(2, "Running the daily pipeline over the range: one run, as a backfill would")
-    run = defs.resolve_job_def("daily_pipeline").execute_in_process(instance=instance, run_config=quiet, tags=range_tags(first, last))
-    _done(started, f"(run {run.run_id})")
+    dbt_log = s.data_dir / "logs" / "demo_dbt.log"
+    dbt_log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"      dbt's output goes to {dbt_log}", flush=True)
+    with _ticker(started), dbt_log.open("w") as log, contextlib.redirect_stdout(log):
+        run = defs.resolve_job_def("daily_pipeline").execute_in_process(
+            instance=instance, run_config=quiet, tags=range_tags(first, last), raise_on_error=False
+        )
+    _done(started, f"(run {run.run_id}{'' if run.success else ', FAILED'})")
 
     checks = run.get_asset_check_evaluations()
     failed = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
@@ -99,6 +127,8 @@ def main() -> None:
     for n, rate in retention_figures(str(s.duckdb_path)):
         print(f"        day {n:>2}: {rate:.1%}")
     print(f"\nOpen the UI with `make ui` (Dagster home {home}); the run is {run.run_id}")
+    if not run.success:
+        raise SystemExit("the daily pipeline run failed: see the run in the UI and " + str(dbt_log))
 
 
 if __name__ == "__main__":
