@@ -2,10 +2,8 @@
     config(
         materialized='incremental',
         incremental_strategy='microbatch',
-        event_time='session_start_at',
-        batch_size='day',
         begin=var('start_date'),
-        concurrent_batches=false,
+        event_time='session_start_at',
         tags=['daily'],
     )
 }}
