@@ -11,10 +11,7 @@ deduplicated as (
 
     select
         *,
-        row_number() over (
-            partition by event_date, message_id
-            order by received_at, _loaded_at
-        ) as delivery_number
+        {{ delivery_number() }} as delivery_number
     from source
 
 ),
