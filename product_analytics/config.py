@@ -52,6 +52,29 @@ def _date(name: str, default: str) -> date:
         raise ConfigError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def _float(name: str, default: float, minimum: float, maximum: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={value} must be between {minimum} and {maximum}")
+    return value
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default).lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _folder(name: str) -> Path | None:
+    raw = _env(name, "")
+    return Path(raw).expanduser().resolve() if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -65,6 +88,12 @@ class Settings:
     schedule_hour: int
     alert_file: Path
     alert_webhook_url: str | None
+    source: str  # simulator | files
+    events_dir: Path | None  # the user's event files (PA_SOURCE=files)
+    tables_dir: Path | None  # the user's table images, optional
+    max_clock_skew_hours: int
+    max_message_bytes: int
+    quarantine_max_rate: float
 
     @property
     def landing_dir(self) -> Path:
@@ -100,6 +129,12 @@ def settings() -> Settings:
         schedule_hour=_hour("PA_SCHEDULE_HOUR", 2),
         alert_file=Path(_env("PA_ALERT_FILE", str(data_dir / "alerts.jsonl"))).expanduser().resolve(),
         alert_webhook_url=_env("PA_ALERT_WEBHOOK_URL", "") or None,
+        source=_choice("PA_SOURCE", "simulator", ("simulator", "files")),
+        events_dir=_folder("PA_EVENTS_DIR"),
+        tables_dir=_folder("PA_TABLES_DIR"),
+        max_clock_skew_hours=_int("PA_MAX_CLOCK_SKEW_HOURS", 24, 0),
+        max_message_bytes=_int("PA_MAX_MESSAGE_BYTES", 32768, 1),
+        quarantine_max_rate=_float("PA_QUARANTINE_MAX_RATE", 0.01, 0.0, 1.0),
     )
 
 

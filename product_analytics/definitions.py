@@ -4,7 +4,7 @@ from dagster import Definitions
 
 from product_analytics.config import export_for_subprocesses
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
-from product_analytics.ingestion.resources import simulator_source
+from product_analytics.ingestion.resources import event_source
 from product_analytics.jobs import daily_pipeline_job, refresh_models_job, snapshot_job
 from product_analytics.operations.freshness import latest_partition_checks
 from product_analytics.operations.schedules import daily_pipeline_schedule, daily_snapshot_schedule
@@ -23,5 +23,5 @@ defs = Definitions(
     jobs=[daily_pipeline_job, refresh_models_job, snapshot_job, freshness_checks_job],
     schedules=[daily_pipeline_schedule, daily_snapshot_schedule],
     sensors=[run_failure_alerts, freshness_checks_sensor],
-    resources={"duckdb": warehouse(), "dbt": dbt_cli(), "event_source": simulator_source()},
+    resources={"duckdb": warehouse(), "dbt": dbt_cli(), "event_source": event_source()},
 )

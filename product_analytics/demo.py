@@ -1,4 +1,4 @@
-"""`make demo`: simulate recent days and materialize every asset through Dagster.
+"""`make demo`: simulate recent days (or read the user's files) and materialize every asset through Dagster.
 
 Runs go to the persistent instance in ``DAGSTER_HOME`` (created if missing), so
 `make ui` afterwards shows them with their materializations and checks.
@@ -28,6 +28,37 @@ def demo_window(today: date, start: date, days: int = DEMO_DAYS) -> tuple[date, 
     if last < start:
         raise SystemExit(f"PA_START_DATE={start} is after yesterday ({last}): nothing to process")
     return max(start, last - timedelta(days=days - 1)), last
+
+
+def simulate(first: date, last: date) -> None:
+    from product_analytics.simulator import LandingWriter, SimulationConfig
+
+    s = settings()
+    writer = LandingWriter(SimulationConfig(seed=s.sim_seed, epoch=s.start_date, daily_users=s.sim_daily_users), s.landing_dir, s.truth_dir)
+    day = first
+    while day <= last:
+        print(f"      {day}: {writer.write_day(day):,} messages", flush=True)
+        day += timedelta(days=1)
+
+
+def file_window(today: date, start: date) -> tuple[date, date]:
+    """The event days the user's files hold (per the manifest), within the partitions."""
+    from product_analytics.ingestion.load import ensure_raw_schema
+    from product_analytics.ingestion.resources import event_source
+
+    s = settings()
+    s.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(s.duckdb_path)) as conn:
+        ensure_raw_schema(conn)
+        scan = event_source().prepare(conn)
+        first, last = conn.execute("select min(event_date), max(event_date) from raw._file_days where rows > 0").fetchall()[0]
+    print(f"      {scan['files']} files ({scan['files_new']} new, {scan['files_changed']} changed), {scan['rows_scanned']:,} rows read")
+    if first is None:
+        raise SystemExit(f"no event files found under {s.events_dir} (JSONL, JSONL.gz, Parquet or CSV)")
+    window = max(first, start), min(last, today - timedelta(days=1))
+    if window[0] > window[1]:
+        raise SystemExit(f"the files hold event days {first} .. {last}, outside PA_START_DATE={start} .. yesterday")
+    return window
 
 
 def _step(number: int, text: str) -> float:
@@ -69,6 +100,11 @@ def summary(database: str) -> list[tuple[str, int]]:
         return [(name, conn.execute(f"select count(*) from {name}").fetchone()[0]) for (name,) in names]
 
 
+def quarantine_counts(database: str) -> list[tuple[str, int]]:
+    with duckdb.connect(database, read_only=True) as conn:
+        return conn.execute("select reason, count(*) from raw.quarantine group by 1 order by 2 desc, 1").fetchall()
+
+
 def retention_figures(database: str, days: tuple[int, ...] = (1, 3, 7)) -> list[tuple[int, float]]:
     with duckdb.connect(database, read_only=True) as conn:
         rows = conn.execute(
@@ -91,18 +127,16 @@ def main() -> None:
 
     from product_analytics.definitions import defs
     from product_analytics.operations.schedules import range_tags
-    from product_analytics.simulator import LandingWriter, SimulationConfig
 
-    first, last = demo_window(datetime.now(UTC).date(), s.start_date)
-    print(f"product_analytics demo: {first} .. {last} (UTC), warehouse {s.duckdb_path}")
-
-    started = _step(1, f"Simulating {(last - first).days + 1} days ({s.sim_daily_users} daily users, seed {s.sim_seed})")
-    writer = LandingWriter(SimulationConfig(seed=s.sim_seed, epoch=s.start_date, daily_users=s.sim_daily_users), s.landing_dir, s.truth_dir)
-    day = first
-    while day <= last:
-        print(f"      {day}: {writer.write_day(day):,} messages", flush=True)
-        day += timedelta(days=1)
-    _done(started)
+    today = datetime.now(UTC).date()
+    if s.source == "files":
+        started = _step(1, f"Reading the files under {s.events_dir}")
+        first, last = file_window(today, s.start_date)
+    else:
+        first, last = demo_window(today, s.start_date)
+        started = _step(1, f"Simulating {(last - first).days + 1} days ({s.sim_daily_users} daily users, seed {s.sim_seed})")
+        simulate(first, last)
+    _done(started, f"(event days {first} .. {last} UTC, warehouse {s.duckdb_path})")
 
     instance = DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -123,6 +157,9 @@ def main() -> None:
     _step(4, "Summary")
     for name, rows in summary(str(s.duckdb_path)):
         print(f"      {name:<40} {rows:>12,}")
+    quarantined = quarantine_counts(str(s.duckdb_path))
+    if quarantined:
+        print("      quarantined rows (raw.quarantine): " + ", ".join(f"{reason} {n:,}" for reason, n in quarantined))
     print("      retention of the daily cohorts (mean over finished cohorts):")
     for n, rate in retention_figures(str(s.duckdb_path)):
         print(f"        day {n:>2}: {rate:.1%}")

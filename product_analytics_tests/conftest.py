@@ -19,7 +19,10 @@ os.environ.update(
         "DAGSTER_HOME": str(_SESSION_DIR / "dagster_home"),
     }
 )
-os.environ.pop("PA_DUCKDB_PATH", None)
+_UNSET = ["PA_DUCKDB_PATH", "PA_SOURCE", "PA_EVENTS_DIR", "PA_TABLES_DIR"]
+_UNSET += ["PA_MAX_CLOCK_SKEW_HOURS", "PA_MAX_MESSAGE_BYTES", "PA_QUARANTINE_MAX_RATE"]
+for _name in _UNSET:
+    os.environ.pop(_name, None)
 (_SESSION_DIR / "dagster_home").mkdir(parents=True, exist_ok=True)
 
 from product_analytics.simulator import LandingWriter, SimulationConfig  # noqa: E402

@@ -26,12 +26,29 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
         ("PA_SIM_DAILY_USERS", "3", "PA_SIM_DAILY_USERS=3 must be at least 10"),
         ("PA_START_DATE", "2026-13-01", "is not a date"),
         ("PA_INGEST_CLOCK", "yesterday", "is not an ISO timestamp"),
+        ("PA_SOURCE", "s3", "PA_SOURCE='s3' is not one of simulator, files"),
+        ("PA_QUARANTINE_MAX_RATE", "5%", "is not a number"),
+        ("PA_QUARANTINE_MAX_RATE", "2", "must be between 0.0 and 1.0"),
     ],
 )
 def test_bad_values_are_named_in_the_error(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         settings()
+
+
+def test_the_file_source_needs_its_folder(monkeypatch, tmp_path):
+    from product_analytics.ingestion.resources import FileSource, event_source
+
+    monkeypatch.setenv("PA_SOURCE", "files")
+    with pytest.raises(ConfigError, match="PA_SOURCE=files needs PA_EVENTS_DIR"):
+        event_source()
+    monkeypatch.setenv("PA_EVENTS_DIR", str(tmp_path / "missing"))
+    monkeypatch.setenv("PA_MAX_MESSAGE_BYTES", "1000")
+    source = event_source()
+    assert isinstance(source, FileSource) and source.rules.max_message_bytes == 1000
+    with pytest.raises(ConfigError, match="is not a folder"):
+        source.prepare(None)
 
 
 def test_a_clock_with_a_zone_is_converted_to_utc(monkeypatch):

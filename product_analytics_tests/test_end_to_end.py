@@ -39,7 +39,7 @@ def test_warehouse_holds_exactly_the_landed_events(materialized):
         for day in DAYS:
             start = datetime.combine(day, datetime.min.time())
             expected = conn.execute(
-                "select count(*) from read_parquet(?) where timestamp >= ? and timestamp < ? and received_at <= ?",
+                "select count(distinct message_id) from read_parquet(?) where timestamp >= ? and timestamp < ? and received_at <= ?",
                 [str(events_file(s.landing_dir, day)), start, start + timedelta(days=1), clock],
             ).fetchone()[0]
             loaded = conn.execute("select count(*) from raw.events where event_date = ?", [day]).fetchone()[0]

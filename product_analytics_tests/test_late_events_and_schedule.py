@@ -21,9 +21,11 @@ def test_messages_arriving_after_a_day_was_loaded_are_counted_with_their_latenes
         ensure_raw_schema(conn)
         load_events_day(conn, day, path, loaded_at)
         expected_count, expected_latest = conn.execute(
-            """select count(*), max(received_at) from read_parquet(?)
-               where timestamp::date = ? and received_at > ? and received_at <= ?""",
-            [str(path), day, loaded_at, now],
+            """with day as (select * from read_parquet(?) where timestamp::date = ?)
+               select count(distinct message_id), max(received_at) from day
+               where received_at > ? and received_at <= ?
+                 and message_id not in (select message_id from day where received_at <= ?)""",
+            [str(path), day, loaded_at, now, loaded_at],
         ).fetchone()
         missed = missed_late_events(conn, {day: path}, now)
         assert expected_count > 0

@@ -17,17 +17,8 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from product_analytics.ingestion.load import (
-    SOURCE_COLUMNS,
-    EventDayStats,
-    MissedDay,
-    ensure_raw_schema,
-    load_events_day,
-    load_source_day,
-    loaded_days,
-    missed_late_events,
-)
-from product_analytics.ingestion.resources import SimulatorSource
+from product_analytics.ingestion.load import SOURCE_COLUMNS, EventDayStats, MissedDay, ensure_raw_schema, load_events_day, load_source_day
+from product_analytics.ingestion.resources import EventSource
 from product_analytics.operations.freshness import DAILY_FRESHNESS
 from product_analytics.partitions import daily_partitions, days_in_window, single_run_backfill
 from product_analytics.resources import DUCKDB_WRITER_POOL
@@ -35,6 +26,7 @@ from product_analytics.resources import DUCKDB_WRITER_POOL
 RAW_GROUP = "ingestion"
 RAW_EVENTS = AssetKey(["raw", "events"])
 LATE_EVENTS_CHECK = "no_events_later_than_the_lookback"
+QUARANTINE_CHECK = "quarantine_rate_within_threshold"
 LATE_EVENT_SCAN_DAYS = 30  # how far before a run's window the late-event check looks
 
 
@@ -44,16 +36,29 @@ def _days(context: AssetExecutionContext):
 
 
 def event_metadata(stats: list[EventDayStats]) -> dict:
-    """Totals over the processed days, plus one line per day."""
-    table = ["| day | rows | users | anonymous ids | duplicates | late | first event | last event |", "|---|---|---|---|---|---|---|---|"]
+    """Totals over the processed days, the reconciliation, and one line per day."""
+    table = [
+        "| day | input rows | loaded | quarantined | duplicates | users | anonymous ids | late | first event | last event |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     table += [
-        f"| {s.day} | {s.rows} | {s.distinct_users} | {s.distinct_anonymous_ids} | {s.duplicates} | {s.late_events} "
-        f"| {s.min_event_at} | {s.max_event_at} |"
+        f"| {s.day} | {s.input_rows} | {s.rows} | {s.quarantined} | {s.duplicates} | {s.distinct_users} | {s.distinct_anonymous_ids} "
+        f"| {s.late_events} | {s.min_event_at} | {s.max_event_at} |"
         for s in stats
     ]
+    reasons: dict[str, int] = {}
+    for s in stats:
+        for reason, count in s.quarantine_reasons:
+            reasons[reason] = reasons.get(reason, 0) + count
     times = [s.min_event_at for s in stats if s.min_event_at] + [s.max_event_at for s in stats if s.max_event_at]
     return {
         "rows": MetadataValue.int(sum(s.rows for s in stats)),
+        "input_rows": MetadataValue.int(sum(s.input_rows for s in stats)),
+        "quarantined_rows": MetadataValue.int(sum(s.quarantined for s in stats)),
+        "reconciled": MetadataValue.bool(all(s.reconciles for s in stats)),
+        "quarantine_reasons": MetadataValue.md(
+            "| reason | rows |\n|---|---|\n" + "\n".join(f"| {r} | {n} |" for r, n in sorted(reasons.items())) if reasons else "none"
+        ),
         "distinct_users": MetadataValue.int(max((s.distinct_users for s in stats), default=0)),
         "duplicates": MetadataValue.int(sum(s.duplicates for s in stats)),
         "late_events": MetadataValue.int(sum(s.late_events for s in stats)),
@@ -92,29 +97,73 @@ def late_events_check(missed: list[MissedDay], first_scanned, last_scanned) -> A
     backfill_policy=single_run_backfill,
     pool=DUCKDB_WRITER_POOL,
     kinds={"duckdb", "python"},
-    check_specs=[AssetCheckSpec(LATE_EVENTS_CHECK, asset=RAW_EVENTS, description="Messages later than the lookback window")],
+    check_specs=[
+        AssetCheckSpec(LATE_EVENTS_CHECK, asset=RAW_EVENTS, description="Messages later than the lookback window"),
+        AssetCheckSpec(QUARANTINE_CHECK, asset=RAW_EVENTS, description="Share of each day's input rows sent to raw.quarantine"),
+    ],
     freshness_policy=DAILY_FRESHNESS,
 )
-def raw_events(context: AssetExecutionContext, duckdb: DuckDBResource, event_source: SimulatorSource):
-    """Every track, page, screen and identify message whose event time falls on the day,
-    as received by the ingestion clock; a re-run replaces the day and adds late arrivals."""
-    available_at = event_source.available_at()
+def raw_events(context: AssetExecutionContext, duckdb: DuckDBResource, event_source: EventSource):
+    """Every track, page, screen, identify, group and alias message whose event time falls on
+    the day, one row per message id; a re-run replaces the day and adds late arrivals.
+    Rows that fail validation go to `raw.quarantine` with their reason."""
     Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
     days = _days(context)
     stats = []
     with duckdb.get_connection() as conn:
         ensure_raw_schema(conn)
+        scan = event_source.prepare(conn)
         for day in days:
-            stats.append(load_events_day(conn, day, event_source.events_path(day), available_at))
-            context.log.info(f"raw.events {day}: {stats[-1].rows} messages")
+            stats.append(load_events_day(conn, day, event_source.event_inputs(conn, day), rules=event_source.rules))
+            s = stats[-1]
+            counts = f"{s.input_rows} rows in, {s.rows} loaded, {s.quarantined} quarantined, {s.duplicates} duplicates"
+            context.log.info(f"raw.events {day}: {counts}")
         conn.execute("checkpoint")
         first_scanned, last_scanned = days[0] - timedelta(days=LATE_EVENT_SCAN_DAYS), days[0] - timedelta(days=1)
-        files = {day: event_source.existing_events_path(day) for day in loaded_days(conn, first_scanned, last_scanned)}
-        missed = missed_late_events(conn, {d: p for d, p in files.items() if p}, available_at)
+        missed = event_source.late_days(conn, first_scanned, last_scanned)
+        samples = quarantine_samples(conn, days)
     metadata = event_metadata(stats)
-    metadata["available_at"] = MetadataValue.text(available_at.isoformat())
+    metadata["available_at"] = MetadataValue.text(event_source.available_at().isoformat())
+    metadata["quarantine_samples"] = MetadataValue.md(samples)
+    metadata.update({f"source_{k}": v for k, v in scan.items()})
     yield MaterializeResult(metadata=metadata)
     yield late_events_check(missed, first_scanned, last_scanned)
+    yield quarantine_check(stats, event_source.quarantine_max_rate)
+
+
+def quarantine_samples(conn, days, limit: int = 10) -> str:
+    rows = conn.execute(
+        """
+        select partition_date, reason, source_file, source_row, left(raw_text, 120) from raw.quarantine
+        where source = 'events' and partition_date between ? and ? order by partition_date, source_file, source_row limit ?
+        """,
+        [days[0], days[-1], limit],
+    ).fetchall()
+    if not rows:
+        return "none"
+    lines = ["| day | reason | file | row | raw text |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def quarantine_check(stats: list[EventDayStats], max_rate: float) -> AssetCheckResult:
+    """Fails when a day's quarantined share of input rows exceeds ``max_rate``."""
+    rates = {s.day: (s.quarantined / s.input_rows if s.input_rows else 0.0) for s in stats}
+    over = {day: rate for day, rate in rates.items() if rate > max_rate}
+    return AssetCheckResult(
+        check_name=QUARANTINE_CHECK,
+        asset_key=RAW_EVENTS,
+        passed=not over,
+        severity=AssetCheckSeverity.ERROR,
+        description=(f"quarantine rate above {max_rate:.2%} on {', '.join(str(d) for d in over)}: see raw.quarantine" if over else None),
+        metadata={
+            "max_rate": MetadataValue.float(max_rate),
+            "highest_rate": MetadataValue.float(round(max(rates.values(), default=0.0), 6)),
+            "quarantined_rows": MetadataValue.int(sum(s.quarantined for s in stats)),
+            "input_rows": MetadataValue.int(sum(s.input_rows for s in stats)),
+            "days_over": MetadataValue.text(", ".join(str(d) for d in over) or "none"),
+        },
+    )
 
 
 @multi_asset(
@@ -132,20 +181,25 @@ def raw_events(context: AssetExecutionContext, duckdb: DuckDBResource, event_sou
     pool=DUCKDB_WRITER_POOL,
     can_subset=True,
 )
-def raw_source_tables(context: AssetExecutionContext, duckdb: DuckDBResource, event_source: SimulatorSource):
-    """Daily images of the operational tables (users, posts, orders), for dbt snapshots."""
+def raw_source_tables(context: AssetExecutionContext, duckdb: DuckDBResource, event_source: EventSource):
+    """Daily images of the operational tables (users, posts, orders), for dbt snapshots.
+    A day without an image file holds no rows (the snapshots then keep their last state)."""
     Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
     days = _days(context)
     with duckdb.get_connection() as conn:
         ensure_raw_schema(conn)
         for key in context.selected_asset_keys:
             table = key.path[-1]
-            rows = {day: load_source_day(conn, table, day, event_source.source_path(table, day)) for day in days}
+            files = {day: event_source.table_files(table, day) for day in days}
+            rows = {day: load_source_day(conn, table, day, files[day]) for day in days}
             yield MaterializeResult(
                 asset_key=key,
                 metadata={
                     "rows_last_day": MetadataValue.int(rows[days[-1]]),
-                    "days": MetadataValue.md("| day | rows |\n|---|---|\n" + "\n".join(f"| {d} | {n} |" for d, n in rows.items())),
+                    "days_without_image": MetadataValue.text(", ".join(str(d) for d in days if not files[d]) or "none"),
+                    "days": MetadataValue.md(
+                        "| day | rows | files |\n|---|---|---|\n" + "\n".join(f"| {d} | {n} | {len(files[d])} |" for d, n in rows.items())
+                    ),
                 },
             )
         conn.execute("checkpoint")

@@ -1,17 +1,55 @@
-"""Where raw data comes from: the built-in simulator's landing files."""
+"""Where raw data comes from: the built-in simulator, or a folder of the user's files.
+
+Both sources answer the same questions for the ingestion assets: which inputs hold the
+messages of a day, which files hold a table's image of a day, and which loaded days
+have since received more data. ``PA_SOURCE`` chooses one (README, "Your own data").
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 from dagster import ConfigurableResource
 
-from product_analytics.config import settings
+from product_analytics.config import ConfigError, settings
+from product_analytics.ingestion import manifest, readers
+from product_analytics.ingestion.load import EventInput, MissedDay, loaded_days, missed_late_events
+from product_analytics.ingestion.validation import Rules
 from product_analytics.simulator import LandingWriter, SimulationConfig, events_file, source_file
 
 
-class SimulatorSource(ConfigurableResource):
+class EventSource(ConfigurableResource):
+    """What every source shares: the validation rules and the quarantine threshold."""
+
+    max_clock_skew_hours: int = 24
+    max_message_bytes: int = 32768
+    quarantine_max_rate: float = 0.01
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(self.max_clock_skew_hours, self.max_message_bytes)
+
+    def available_at(self) -> datetime:
+        return datetime.now(UTC).replace(tzinfo=None)
+
+    def prepare(self, conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
+        """Work before loading days (the file source scans its folder); returns metadata."""
+        return {}
+
+    def event_inputs(self, conn: duckdb.DuckDBPyConnection, day: date) -> list[EventInput]:
+        raise NotImplementedError
+
+    def late_days(self, conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[MissedDay]:
+        """Days between ``first`` and ``last`` that were loaded and have since received messages."""
+        raise NotImplementedError
+
+    def table_files(self, table: str, day: date) -> list[Path]:
+        raise NotImplementedError
+
+
+class SimulatorSource(EventSource):
     """The simulator's export: Parquet files per event day, generated on first use.
 
     ``clock`` is the ingestion's "now" (ISO timestamp, UTC): only messages received
@@ -32,7 +70,7 @@ class SimulatorSource(ConfigurableResource):
         if self.clock:
             moment = datetime.fromisoformat(self.clock)
             return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-        return datetime.now(UTC).replace(tzinfo=None)
+        return super().available_at()
 
     def _ensure(self, day: date, path: Path) -> Path:
         if not path.exists():
@@ -42,17 +80,72 @@ class SimulatorSource(ConfigurableResource):
     def events_path(self, day: date) -> Path:
         return self._ensure(day, events_file(Path(self.landing_dir), day))
 
-    def existing_events_path(self, day: date) -> Path | None:
-        """The day's file if it has been written (never generates one)."""
-        path = events_file(Path(self.landing_dir), day)
-        return path if path.exists() else None
+    def event_inputs(self, conn: duckdb.DuckDBPyConnection, day: date) -> list[EventInput]:
+        clock = self.available_at()
+        return [EventInput(self.events_path(day), day, clock, received_by=clock)]
 
-    def source_path(self, table: str, day: date) -> Path:
-        return self._ensure(day, source_file(Path(self.landing_dir), table, day))
+    def late_days(self, conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[MissedDay]:
+        files = {day: events_file(Path(self.landing_dir), day) for day in loaded_days(conn, first, last)}
+        return missed_late_events(conn, {d: p for d, p in files.items() if p.exists()}, self.available_at())
+
+    def table_files(self, table: str, day: date) -> list[Path]:
+        return [self._ensure(day, source_file(Path(self.landing_dir), table, day))]
 
 
-def simulator_source() -> SimulatorSource:
+class FileSource(EventSource):
+    """A folder tree of the user's event files, and optionally one of table images.
+
+    Events: JSONL (plain or gzipped, Segment / RudderStack messages), Parquet or CSV
+    (warehouse column names), anywhere under ``events_dir``; a manifest records the
+    event days of each file. Tables: ``tables_dir/<table>/...`` files whose path holds
+    the image's date (``users/2026-03-10.parquet``, ``orders/dt=2026-03-10/part-0.csv``).
+    """
+
+    events_dir: str
+    tables_dir: str | None = None
+
+    def prepare(self, conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
+        root = Path(self.events_dir)
+        if not root.is_dir():
+            raise ConfigError(f"PA_EVENTS_DIR={root} is not a folder")
+        report = manifest.scan(conn, root, self.rules)
+        return {
+            "files": report.files,
+            "files_new": len(report.new),
+            "files_changed": len(report.changed),
+            "files_removed": len(report.removed),
+            "files_ignored": "\n".join(report.ignored) or "none",
+            "rows_scanned": report.rows_scanned,
+        }
+
+    def event_inputs(self, conn: duckdb.DuckDBPyConnection, day: date) -> list[EventInput]:
+        return manifest.inputs_for_day(conn, day)
+
+    def late_days(self, conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[MissedDay]:
+        return manifest.days_out_of_date(conn, first, last)
+
+    def table_files(self, table: str, day: date) -> list[Path]:
+        if not self.tables_dir:
+            return []
+        folder = Path(self.tables_dir) / table
+        if not folder.is_dir():
+            return []
+        files, _ = manifest.data_files(folder)
+        return [p for p in files if readers.date_in_path(p.relative_to(folder)) == day.isoformat()]
+
+
+def event_source() -> EventSource:
+    """The source ``PA_SOURCE`` names, configured from the environment."""
     s = settings()
+    shared = {
+        "max_clock_skew_hours": s.max_clock_skew_hours,
+        "max_message_bytes": s.max_message_bytes,
+        "quarantine_max_rate": s.quarantine_max_rate,
+    }
+    if s.source == "files":
+        if s.events_dir is None:
+            raise ConfigError("PA_SOURCE=files needs PA_EVENTS_DIR, the folder of event files")
+        return FileSource(events_dir=str(s.events_dir), tables_dir=str(s.tables_dir) if s.tables_dir else None, **shared)
     return SimulatorSource(
         landing_dir=str(s.landing_dir),
         truth_dir=str(s.truth_dir),
@@ -60,4 +153,5 @@ def simulator_source() -> SimulatorSource:
         daily_users=s.sim_daily_users,
         start_date=s.start_date.isoformat(),
         clock=s.ingest_clock.isoformat() if s.ingest_clock else None,
+        **shared,
     )

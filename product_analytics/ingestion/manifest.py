@@ -1,0 +1,154 @@
+"""The manifest of a folder of event files: which event days each file holds.
+
+CDP destinations write files by *arrival* time, so any file may hold events of any
+day. A daily run must not read a year of files to find one day: each file is read
+once when it first appears (or when its size or modification time changes), and the
+rows it holds per event day are recorded. Loading day D then reads only the files
+that hold rows of D.
+
+Tables (schema ``raw``):
+- ``_files``: one row per file seen: path, format, size, modification time, when it was
+  scanned, its home day (the day its undatable rows are attributed to), its rows;
+- ``_file_days``: rows per (file, attributed event day), quarantined rows included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from product_analytics.ingestion import readers, validation
+from product_analytics.ingestion.load import EVENT_COLUMNS, EVENT_JSON_COLUMNS, EventInput, MissedDay, in_transaction
+
+MANIFEST_DDL = [
+    """create table if not exists raw._files (
+        path varchar, format varchar, size_bytes bigint, modified_at timestamp, scanned_at timestamp,
+        home_date date, rows bigint, first_event_date date, last_event_date date
+    )""",
+    "create table if not exists raw._file_days (path varchar, event_date date, rows bigint)",
+]
+
+
+@dataclass
+class ScanReport:
+    files: int = 0  # data files in the folder
+    new: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # not a supported format, or hidden
+    rows_scanned: int = 0
+
+
+def data_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """Supported files under ``root`` (recursively), and the other files found."""
+    found, ignored = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        hidden = any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
+        (ignored if hidden or readers.file_format(path) is None else found).append(path)
+    return found, ignored
+
+
+def _modified_at(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+
+
+def _scan_file(conn: duckdb.DuckDBPyConnection, path: Path, rules: validation.Rules) -> tuple[date, dict[date, int], int]:
+    """The file's home day, its rows per attributed day, and its total rows."""
+    written_at = _modified_at(path)
+    found = readers.candidates(conn, path, list(EVENT_COLUMNS), EVENT_JSON_COLUMNS)
+    groups = conn.execute(
+        f"""
+        select _event_date, _reason is null as valid, count(*)
+        from ({validation.validated_events(found.sql, rules, written_at.date(), written_at)})
+        group by all
+        """
+    ).fetchall()
+    valid_days = [d for d, valid, _ in groups if valid and d is not None]
+    dated = [d for d, _, _ in groups if d is not None]
+    home = min(valid_days or dated or [written_at.date()])
+    per_day: dict[date, int] = {}
+    for day, _, count in groups:
+        per_day[day or home] = per_day.get(day or home, 0) + count
+    if found.rejects:
+        per_day[home] = per_day.get(home, 0) + len(found.rejects)
+    return home, per_day, sum(per_day.values())
+
+
+def scan(conn: duckdb.DuckDBPyConnection, root: Path, rules: validation.Rules) -> ScanReport:
+    """Bring the manifest up to date with the folder: read new and changed files once."""
+    for ddl in MANIFEST_DDL:
+        conn.execute(ddl)
+    conn.execute("set TimeZone = 'UTC'")
+    known = {row[0]: (row[1], row[2]) for row in conn.execute("select path, size_bytes, modified_at from raw._files").fetchall()}
+    files, ignored = data_files(root)
+    report = ScanReport(files=len(files), ignored=[str(p) for p in ignored])
+    for path in files:
+        key, size, modified = str(path), path.stat().st_size, _modified_at(path)
+        if known.get(key) == (size, modified):
+            continue
+        (report.changed if key in known else report.new).append(key)
+        home, per_day, rows = _scan_file(conn, path, rules)
+        report.rows_scanned += rows
+        days = sorted(per_day)
+        statements = [
+            ("delete from raw._files where path = ?", [key]),
+            ("delete from raw._file_days where path = ?", [key]),
+            (
+                "insert into raw._files values (?, ?, ?, ?, now()::timestamp, ?, ?, ?, ?)",
+                [key, readers.file_format(path), size, modified, home, rows, days[0] if days else None, days[-1] if days else None],
+            ),
+        ]
+        if per_day:
+            counts = [per_day[d] for d in days]
+            statements.append(("insert into raw._file_days select ?, unnest(?::date[]), unnest(?::bigint[])", [key, days, counts]))
+        in_transaction(conn, statements)
+    present = {str(p) for p in files}
+    report.removed = sorted(set(known) - present)
+    for key in report.removed:
+        in_transaction(conn, [("delete from raw._files where path = ?", [key]), ("delete from raw._file_days where path = ?", [key])])
+    return report
+
+
+def inputs_for_day(conn: duckdb.DuckDBPyConnection, day: date) -> list[EventInput]:
+    """The files holding rows attributed to ``day``, per the manifest."""
+    rows = conn.execute(
+        """
+        select f.path, f.home_date, f.modified_at from raw._files f
+        join raw._file_days d using (path) where d.event_date = ? order by f.path
+        """,
+        [day],
+    ).fetchall()
+    return [EventInput(Path(path), home, modified) for path, home, modified in rows]
+
+
+def manifest_rows(conn: duckdb.DuckDBPyConnection, day: date) -> int:
+    return conn.execute("select coalesce(sum(rows), 0) from raw._file_days where event_date = ?", [day]).fetchall()[0][0]
+
+
+def days_out_of_date(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[MissedDay]:
+    """Loaded days whose files changed since they were loaded: rows per the manifest minus
+    the rows the last load read (new files with rows of the day are the usual cause)."""
+    rows = conn.execute(
+        """
+        with manifest as (
+            select d.event_date, sum(d.rows) as rows, max(f.scanned_at) as last_scanned
+            from raw._file_days d join raw._files f using (path)
+            where d.event_date between ? and ?
+            group by 1
+        )
+        select l.event_date, coalesce(m.rows, 0) - l.input_rows, m.last_scanned
+        from raw.event_loads l left join manifest m using (event_date)
+        where l.event_date between ? and ? and coalesce(m.rows, 0) <> l.input_rows
+        order by 1
+        """,
+        [first, last, first, last],
+    ).fetchall()
+    found = []
+    for day, missed, last_scanned in rows:
+        end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time())
+        hours = (last_scanned - end_of_day).total_seconds() / 3600 if last_scanned else 0.0
+        found.append(MissedDay(day, int(missed), round(hours, 1)))
+    return found

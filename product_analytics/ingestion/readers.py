@@ -1,0 +1,280 @@
+"""Turning an input file into candidate rows: one relation shape for every format.
+
+A *candidate* relation has the warehouse column names (``EVENT_FIELDS`` for events,
+a table's columns for source tables) plus bookkeeping columns:
+
+- ``_source_file``, ``_source_row``: where the row came from (1-based line number for
+  newline-delimited JSON, counting blank lines; data row number for CSV, header
+  excluded; row number for Parquet);
+- ``_raw``: the line's text (JSON) or null (typed formats, rebuilt when quarantined);
+- ``_bytes``: the size of the message (the JSON line; properties and traits for tables);
+- ``_parse_error``: a reason code when the line is not a JSON object, else null.
+
+Every reader is one DuckDB scan (``read_csv`` / ``read_parquet``): streaming and
+vectorized, never a Python loop over lines.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+# Lines are read as one text column: NUL never occurs in valid JSON text.
+_LINE_READER = (
+    "read_csv({path}, columns={'line': 'varchar'}, delim='\\0', quote='', escape='', header=false, auto_detect=false, "
+    "strict_mode=false, new_line='\\n', max_line_size=268435456, ignore_errors=true, store_rejects=true, "
+    "rejects_table='_pa_rejects', rejects_scan='_pa_reject_scans')"
+)
+REJECTS = "_pa_rejects"
+
+# Segment / RudderStack message paths (camelCase) and their warehouse names; snake_case keys are accepted too.
+JSON_FIELDS: dict[str, list[str]] = {
+    "message_id": ["$.messageId", "$.message_id", "$.id"],
+    "type": ["$.type"],
+    "event": ["$.event"],
+    "name": ["$.name", "$.properties.name"],
+    "anonymous_id": ["$.anonymousId", "$.anonymous_id"],
+    "user_id": ["$.userId", "$.user_id"],
+    "timestamp": ["$.timestamp"],
+    "original_timestamp": ["$.originalTimestamp", "$.original_timestamp"],
+    "sent_at": ["$.sentAt", "$.sent_at"],
+    "received_at": ["$.receivedAt", "$.received_at"],
+    "context_platform": ["$.context.device.type", "$.context.os.name", "$.channel", "$.context_platform"],
+    "context_app_version": ["$.context.app.version", "$.context_app_version"],
+    "context_locale": ["$.context.locale", "$.context_locale"],
+    "context_country": ["$.context.location.country", "$.context_country"],
+    "context_campaign_source": ["$.context.campaign.source", "$.context_campaign_source"],
+    "context_campaign_medium": ["$.context.campaign.medium", "$.context_campaign_medium"],
+    "context_campaign_name": ["$.context.campaign.name", "$.context_campaign_name"],
+    "context_page_path": ["$.context.page.path", "$.properties.path", "$.context_page_path"],
+    "context_page_url": ["$.context.page.url", "$.properties.url", "$.context_page_url"],
+    "context_page_referrer": ["$.context.page.referrer", "$.properties.referrer", "$.context_page_referrer"],
+}
+JSON_OBJECTS = {"properties": ["$.properties"], "traits": ["$.traits", "$.context.traits"]}
+# Other spellings of warehouse columns in Parquet / CSV exports.
+COLUMN_ALIASES = {
+    "message_id": ["id"],
+    "context_platform": ["context_device_type", "platform"],
+    "context_country": ["context_location_country"],
+    "properties": ["event_properties"],
+}
+LOWERCASED = {"type", "context_platform"}
+
+FORMATS = ("jsonl", "parquet", "csv")
+_DATE_IN_PATH = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+def file_format(path: Path) -> str | None:
+    """The format by extension; ``.gz`` alone is newline-delimited JSON (Segment's S3 files)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if not suffixes:
+        return None
+    if suffixes[-1] == ".parquet":
+        return "parquet"
+    inner = suffixes[:-1] if suffixes[-1] == ".gz" else suffixes
+    if inner and inner[-1] == ".csv":
+        return "csv"
+    if inner and inner[-1] in (".jsonl", ".json", ".ndjson"):
+        return "jsonl"
+    if suffixes[-1] == ".gz":  # Segment's S3 files: <time>.<id>.gz
+        return "jsonl"
+    return None
+
+
+def date_in_path(path: Path) -> str | None:
+    found = _DATE_IN_PATH.findall(str(path))
+    return found[-1] if found else None
+
+
+def sql_literal(value: object) -> str:
+    """A SQL literal for a path, a date or a timestamp (strings are escaped)."""
+    text = str(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _first(paths: list[str], extract: str) -> str:
+    parts = [f"{extract}(_j, {_sql_str(p)})" for p in paths]
+    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+
+
+@dataclass
+class Candidates:
+    """A relation of candidate rows and the file's unreadable lines."""
+
+    sql: str
+    rejects: list[tuple[int, str]]  # (line number, text) of lines DuckDB could not decode
+
+
+def _reader_rejects(conn: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    try:
+        # one row per error: a short CSV row has one per missing column
+        rows = conn.execute(f"select line, min(csv_line) from {REJECTS} group by line order by line").fetchall()
+    except duckdb.CatalogException:
+        return []
+    return [(int(line), text) for line, text in rows]
+
+
+def _drop_rejects(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(f"drop table if exists {REJECTS}")
+    conn.execute("drop table if exists _pa_reject_scans")
+
+
+def _read_with_rejects(conn: duckdb.DuckDBPyConnection, table: str, query: str) -> list[tuple[int, str]]:
+    """Materialize a ``read_csv`` scan (with ``store_rejects``) into a temporary table; return
+    the lines it could not read, with their line numbers in the file."""
+    _drop_rejects(conn)
+    conn.execute(f"create or replace temp table {table} as {query}")
+    rejects = _reader_rejects(conn)
+    _drop_rejects(conn)
+    return rejects
+
+
+def _row_number_sql(conn: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
+    """The row number of the ``_k``-th row a reader returned, given the rejected rows' numbers:
+    the k-th returned row comes after every rejected row with fewer good rows before it."""
+    if not rejected:
+        return "_k"
+    conn.execute(
+        "create or replace temp table _pa_reject_lines as select line - row_number() over (order by line) as good_before "
+        "from (select unnest(?::bigint[]) as line)",
+        [rejected],
+    )
+    return "_k + (select count(*) from _pa_reject_lines r where r.good_before < _k)"
+
+
+def jsonl_candidates(
+    conn: duckdb.DuckDBPyConnection, path: Path, fields: dict[str, list[str]], objects: dict[str, list[str]]
+) -> Candidates:
+    """Lines of a (gzipped) JSONL file, parsed where they are JSON objects.
+
+    The file is read once into a temporary table so that lines DuckDB cannot decode
+    (invalid UTF-8) are known, with their line numbers, before the rows are numbered.
+    """
+    reader = _LINE_READER.replace("{path}", sql_literal(path))
+    rejects = _read_with_rejects(conn, "_pa_lines", f"select line, ordinality as _k from {reader} with ordinality")
+    line_number = _row_number_sql(conn, [line for line, _ in rejects])
+    columns = [f"{_first(paths, 'json_extract_string')} as {name}" for name, paths in fields.items()]
+    columns += [f"nullif(json({_first(paths, 'json_extract')}), 'null') as {name}" for name, paths in objects.items()]
+    lowered = [f"lower({c}) as {c}" if c in LOWERCASED else c for c in [*fields, *objects]]
+    sql = f"""
+        select {", ".join(lowered)}, _source_file, _source_row, _raw, _bytes, _parse_error
+        from (
+            select
+                {", ".join(columns)},
+                {sql_literal(path)}::varchar as _source_file,
+                ({line_number})::bigint as _source_row,
+                line as _raw,
+                strlen(line)::bigint as _bytes,
+                case when not json_valid(line) then 'malformed_json'
+                     when json_type(line::json) <> 'OBJECT' then 'not_an_object' end as _parse_error
+            from (
+                select *, case when json_valid(line) and json_type(line::json) = 'OBJECT' then line::json end as _j
+                from _pa_lines where trim(line) <> ''
+            )
+        )
+    """
+    return Candidates(sql, rejects)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# Columns of warehouse exports that are bookkeeping, not message content.
+_BOOKKEEPING = {"event_date", "uuid_ts", "loaded_at", "event_text", "file_row_number", "snapshot_date"}
+
+
+def _ignored_column(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _BOOKKEEPING or lowered.startswith(("_", "context_"))
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, reader: str) -> dict[str, str]:
+    return {row[0]: row[1] for row in conn.execute(f"describe select * from {reader}").fetchall()}
+
+
+def tabular_candidates(
+    conn: duckdb.DuckDBPyConnection, path: Path, fmt: str, wanted: list[str], json_columns: list[str], where: str = ""
+) -> Candidates:
+    """Rows of a Parquet or CSV file with warehouse column names.
+
+    Missing columns are null; other spellings in ``COLUMN_ALIASES`` are accepted; a
+    column the warehouse does not know goes into ``properties`` (warehouse exports
+    flatten properties into columns). JSON columns may hold objects or JSON text.
+    """
+    rejects: list[tuple[int, str]] = []
+    if fmt == "parquet":
+        reader = f"read_parquet({sql_literal(path)}, file_row_number=true, hive_partitioning=false)"
+        row_number = "file_row_number + 1"
+    else:  # rows that do not fit the header are rejected, then quarantined; rows are numbered after the header
+        options = "header=true, all_varchar=true, hive_partitioning=false, ignore_errors=true, store_rejects=true"
+        options += f", rejects_table='{REJECTS}', rejects_scan='_pa_reject_scans'"
+        query = f"select * rename (ordinality as _k) from read_csv({sql_literal(path)}, {options}) with ordinality"
+        rejects = [(line - 1, text) for line, text in _read_with_rejects(conn, "_pa_rows", query)]
+        reader = "_pa_rows"
+        row_number = _row_number_sql(conn, [line for line, _ in rejects])
+    present = {c: t for c, t in _columns(conn, reader).items() if c != "_k"}
+    lower = {c.lower(): c for c in present}
+
+    def column(name: str) -> str | None:
+        for candidate in [name, *COLUMN_ALIASES.get(name, [])]:
+            if candidate in lower:
+                return lower[candidate]
+        return None
+
+    used = set()
+    selects = []
+    for name in wanted:
+        source = column(name)
+        if source is None:
+            selects.append(f"null::{'json' if name in json_columns else 'varchar'} as {name}")
+            continue
+        used.add(source)
+        quoted = _quote(source)
+        if name in json_columns:
+            kind = present[source].upper()
+            if kind.startswith(("STRUCT", "MAP")) or kind == "JSON":
+                selects.append(f"json(to_json({quoted})) as {name}")
+            else:
+                selects.append(f"case when json_valid({quoted}) then json({quoted}) end as {name}")
+                selects.append(f"({quoted} is not null and not json_valid({quoted})) as _bad_{name}")
+        else:
+            expr = f"{quoted}" if present[source].upper().startswith("TIMESTAMP") else f"{quoted}::varchar"
+            selects.append(f"{'lower(' + expr + ')' if name in LOWERCASED else expr} as {name}")
+    bad_json = [f"_bad_{n}" for n in json_columns if any(s.endswith(f" as _bad_{n}") for s in selects)]
+    extra = [c for c in present if c not in used and c != "file_row_number" and not _ignored_column(c)] if "properties" in wanted else []
+    outputs = list(wanted)
+    if extra:  # merged into properties
+        selects += [f"{_quote(c)} as {_quote('_extra_' + c)}" for c in extra]
+        pairs = ", ".join(f"{sql_literal(c)}, {_quote('_extra_' + c)}" for c in extra)
+        any_extra = f"coalesce({', '.join(_quote('_extra_' + c) for c in extra)})"
+        merged = f"json_merge_patch(coalesce(properties, '{{}}'::json), json_object({pairs}))"
+        merged = f"case when properties is null and {any_extra} is null then null else {merged} end"
+        outputs[outputs.index("properties")] = f"{merged} as properties"
+    payload = " + ".join(f"coalesce(strlen({n}::varchar), 0)" for n in json_columns) or "0"
+    parse_error = f"case when {' or '.join(bad_json)} then 'malformed_json' end" if bad_json else "null::varchar"
+    sql = f"""
+        select {", ".join(outputs)}, {sql_literal(path)}::varchar as _source_file, _source_row, null::varchar as _raw,
+               ({payload})::bigint as _bytes, {parse_error} as _parse_error
+        from (select {", ".join(selects)}, ({row_number})::bigint as _source_row from {reader}{" where " + where if where else ""})
+    """
+    return Candidates(sql, rejects)
+
+
+def candidates(conn: duckdb.DuckDBPyConnection, path: Path, wanted: list[str], json_columns: list[str]) -> Candidates:
+    """The candidate rows of any supported file."""
+    fmt = file_format(path)
+    if fmt == "jsonl":
+        fields = {n: JSON_FIELDS.get(n, [f"$.{n}"]) for n in wanted if n not in json_columns}
+        objects = {n: JSON_OBJECTS.get(n, [f"$.{n}"]) for n in json_columns}
+        return jsonl_candidates(conn, path, fields, objects)
+    if fmt in ("parquet", "csv"):
+        return tabular_candidates(conn, path, fmt, wanted, json_columns)
+    raise ValueError(f"{path}: not a supported file (JSONL, JSONL.gz, Parquet, CSV)")

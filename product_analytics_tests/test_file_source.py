@@ -1,0 +1,363 @@
+"""The file source: formats, validation and quarantine, reconciliation, the manifest."""
+
+import gzip
+import json
+import os
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from product_analytics.ingestion.load import ensure_raw_schema, load_events_day, load_source_day
+from product_analytics.ingestion.readers import file_format
+from product_analytics.ingestion.resources import FileSource, SimulatorSource
+from product_analytics.simulator.landing import events_file
+from product_analytics_tests.conftest import SIM_DAYS
+
+CLOCK = datetime(2026, 6, 1)
+D = date(2026, 3, 10)
+BOOKKEEPING = "_source_file, _source_row, _loaded_at"
+
+
+def ingest(source, days=None) -> duckdb.DuckDBPyConnection:
+    """Scan the source and load every day it holds (or ``days``) into a fresh warehouse."""
+    conn = duckdb.connect()
+    ensure_raw_schema(conn)
+    source.prepare(conn)
+    if days is None:
+        days = [row[0] for row in conn.execute("select distinct event_date from raw._file_days order by 1").fetchall()]
+    for day in days:
+        load_events_day(conn, day, source.event_inputs(conn, day), rules=source.rules)
+    return conn
+
+
+def events(conn) -> list[tuple]:
+    return conn.execute(f"select * exclude ({BOOKKEEPING}) from raw.events order by message_id").fetchall()
+
+
+# -- the same events in every format -------------------------------------------------------
+
+SEGMENT_JSON = """
+    select message_id as messageId, type, event, name, anonymous_id as anonymousId, user_id as userId,
+        strftime("timestamp", '%Y-%m-%dT%H:%M:%S.%fZ') as "timestamp",
+        strftime(original_timestamp, '%Y-%m-%dT%H:%M:%S.%fZ') as originalTimestamp,
+        strftime(sent_at, '%Y-%m-%dT%H:%M:%S.%fZ') as sentAt,
+        strftime(received_at, '%Y-%m-%dT%H:%M:%S.%fZ') as receivedAt,
+        {'device': {'type': context_platform}, 'app': {'version': context_app_version}, 'locale': context_locale,
+         'location': {'country': context_country},
+         'campaign': {'source': context_campaign_source, 'medium': context_campaign_medium, 'name': context_campaign_name},
+         'page': {'path': context_page_path, 'url': context_page_url, 'referrer': context_page_referrer}} as context,
+        json(properties) as properties, json(traits) as traits
+    from messages
+"""
+
+
+@pytest.fixture(scope="module")
+def exports(landing, tmp_path_factory):
+    """Two simulated days of messages written as four exports, each split into files by
+    arrival hour (so that every file holds messages of both days, as CDP exports do)."""
+    root = tmp_path_factory.mktemp("exports")
+    paths = [str(events_file(landing / "landing", d)) for d in SIM_DAYS[1:3]]
+    conn = duckdb.connect()
+    conn.execute("set TimeZone = 'UTC'")
+    conn.execute("create table messages as select * exclude (event_date) from read_parquet(?) where received_at <= ?", [paths, CLOCK])
+    for fmt, ext, copy_options in [
+        ("jsonl", "jsonl", "format json"),
+        ("jsonl_gz", "jsonl.gz", "format json, compression gzip"),
+        ("parquet", "parquet", "format parquet"),
+        ("csv", "csv", "format csv, header true"),
+    ]:
+        for part in (0, 1):
+            folder = root / fmt / "source=app" / f"part={part}"
+            folder.mkdir(parents=True)
+            select = SEGMENT_JSON if fmt.startswith("jsonl") else "select * from messages"
+            query = f"select * from ({select}) where hash({'messageId' if fmt.startswith('jsonl') else 'message_id'}) % 2 = {part}"
+            conn.execute(f"copy ({query}) to '{folder / ('batch.' + ext)}' ({copy_options})")
+    return root
+
+
+def test_file_formats_are_recognised_by_extension():
+    names = {
+        "a.jsonl": "jsonl",
+        "a.json.gz": "jsonl",
+        "1700000000.abc.gz": "jsonl",
+        "b.parquet": "parquet",
+        "c.csv": "csv",
+        "c.CSV.GZ": "csv",
+        "notes.txt": None,
+        "README": None,
+    }
+    assert {name: file_format(Path(name)) for name in names} == names
+
+
+def test_the_same_events_give_identical_raw_tables_in_every_format(exports, landing):
+    simulator = SimulatorSource(
+        landing_dir=str(landing / "landing"),
+        truth_dir="/nonexistent",
+        seed=0,
+        daily_users=10,
+        start_date="2026-03-01",
+        clock=CLOCK.isoformat(),
+    )
+    reference = duckdb.connect()
+    ensure_raw_schema(reference)
+    for day in SIM_DAYS[1:3]:
+        load_events_day(reference, day, simulator.event_inputs(reference, day))
+    expected = events(reference)
+    assert len(expected) > 2000
+    for fmt in ("jsonl", "jsonl_gz", "parquet", "csv"):
+        conn = ingest(FileSource(events_dir=str(exports / fmt)))
+        assert conn.execute("select count(*) from raw.quarantine").fetchall() == [(0,)], fmt
+        got = events(conn)
+        assert len(got) == len(expected), fmt
+        assert got == expected, fmt
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+def _message(message_id, **fields):
+    base = {"messageId": message_id, "type": "track", "event": "game_started", "anonymousId": "anon-1", "timestamp": "2026-03-10T10:00:00Z"}
+    base.update(fields)
+    return json.dumps({k: v for k, v in base.items() if v is not None})
+
+
+def bad_input_lines() -> list[bytes]:
+    """Line n of the file is element n-1; the comment says where each line must end up."""
+    return [
+        _message("m1", receivedAt="2026-03-10T10:00:01Z").encode(),  # 1 loaded
+        _message("m2", type="page", name="Home", receivedAt="2026-03-10T10:01:00Z").encode(),  # 2 loaded
+        _message("m1", receivedAt="2026-03-10T12:00:00Z").encode(),  # 3 duplicate of line 1
+        b'{"messageId": "m3", "type": "track"',  # 4 malformed_json
+        b"[1, 2, 3]",  # 5 not_an_object
+        b"",  # 6 blank: not a message
+        _message(None).encode(),  # 7 missing_message_id
+        _message("m7", type=None).encode(),  # 8 missing_type
+        _message("m8", type="screen_view").encode(),  # 9 unknown_type
+        _message("m9", timestamp=None).encode(),  # 10 missing_timestamp
+        _message("m10", timestamp="yesterday at noon").encode(),  # 11 unparseable_timestamp
+        _message("m11", timestamp="2027-01-01T00:00:00Z", receivedAt="2026-03-10T10:00:00Z").encode(),  # 12 future_timestamp
+        _message("m12", anonymousId=None).encode(),  # 13 missing_identity
+        _message("m13", properties={"blob": "x" * 40_000}).encode(),  # 14 oversized_payload
+        b'{"messageId": "m14", "event": "caf\xe9"}',  # 15 unreadable_line (Latin-1, not UTF-8)
+        _message("m15", type="identify", userId="u1", timestamp="2026-03-11T08:00:00Z").encode(),  # 16 loaded on the 11th
+        _message("m16", sentAt="garbage").encode(),  # 17 unparseable_timestamp
+        _message("m17", userId="u1", anonymousId=None, timestamp="2026-03-10T23:30:00-01:00").encode(),  # 18 loaded on the 11th
+    ]
+
+
+EXPECTED_QUARANTINE = {
+    (4, "malformed_json"),
+    (5, "not_an_object"),
+    (7, "missing_message_id"),
+    (8, "missing_type"),
+    (9, "unknown_type"),
+    (10, "missing_timestamp"),
+    (11, "unparseable_timestamp"),
+    (12, "future_timestamp"),
+    (13, "missing_identity"),
+    (14, "oversized_payload"),
+    (15, "unreadable_line"),
+    (17, "unparseable_timestamp"),
+}
+
+
+@pytest.fixture
+def bad_file(tmp_path):
+    folder = tmp_path / "events" / "2026" / "03" / "10"
+    folder.mkdir(parents=True)
+    path = folder / "export.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(bad_input_lines()) + b"\n"))
+    return path
+
+
+def test_each_kind_of_bad_input_is_quarantined_with_its_reason(bad_file):
+    conn = ingest(FileSource(events_dir=str(bad_file.parents[3])))
+    quarantine = conn.execute("select partition_date, source, source_file, source_row, reason, raw_text from raw.quarantine").fetchall()
+    assert {(row[3], row[4]) for row in quarantine} == EXPECTED_QUARANTINE
+    assert {(row[0], row[1], row[2]) for row in quarantine} == {(D, "events", str(bad_file))}
+    texts = {row[3]: row[5] for row in quarantine}
+    assert texts[4] == '{"messageId": "m3", "type": "track"'
+    assert len(texts[14]) == 2000 and texts[14].startswith('{"messageId": "m13"')
+    assert "m14" in texts[15]
+    loaded = conn.execute("select event_date, message_id, _source_row, received_at from raw.events order by 3").fetchall()
+    assert loaded == [
+        (D, "m1", 1, datetime(2026, 3, 10, 10, 0, 1)),
+        (D, "m2", 2, datetime(2026, 3, 10, 10, 1)),
+        (D + timedelta(days=1), "m15", 16, None),
+        (D + timedelta(days=1), "m17", 18, None),
+    ]
+
+
+def test_input_rows_reconcile_with_loaded_quarantined_and_duplicates(bad_file):
+    conn = ingest(FileSource(events_dir=str(bad_file.parents[3])))
+    loads = conn.execute(
+        "select event_date, input_rows, loaded_rows, quarantined_rows, duplicate_rows from raw.event_loads order by 1"
+    ).fetchall()
+    # 17 non-blank lines: on the 10th two loaded, one duplicate, twelve quarantined; two loaded on the 11th.
+    assert loads == [(D, 15, 2, 12, 1), (D + timedelta(days=1), 2, 2, 0, 0)]
+    assert conn.execute("select sum(rows) from raw._file_days").fetchall() == [(17,)]
+
+
+def test_typed_formats_quarantine_bad_values_and_keep_unknown_columns_as_properties(tmp_path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "tracks.csv").write_text(
+        "id,type,event,anonymous_id,timestamp,received_at,properties,plan_name\n"
+        'c1,track,order_completed,a1,2026-03-10 09:00:00,2026-03-10 09:00:05,"{""revenue"": 12.5}",pro\n'
+        "c2,track,order_completed,a1,2026-03-10 09:10:00,2026-03-10 09:10:05,{not json},pro\n"
+        "c3,track,order_completed,a1,10/03/2026,2026-03-10 09:10:05,,free\n"
+        "c4,track,too few columns\n"
+        "c5,identify,,a1,2026-03-10T09:20:00+01:00,,,\n"
+    )
+    conn = ingest(FileSource(events_dir=str(folder)))
+    assert conn.execute('select message_id, properties, _source_row, "timestamp" from raw.events order by 1').fetchall() == [
+        ("c1", '{"revenue":12.5,"plan_name":"pro"}', 1, datetime(2026, 3, 10, 9)),
+        ("c5", None, 5, datetime(2026, 3, 10, 8, 20)),
+    ]
+    assert conn.execute("select source_row, reason from raw.quarantine order by 1").fetchall() == [
+        (2, "malformed_json"),
+        (3, "unparseable_timestamp"),
+        (4, "unreadable_line"),
+    ]
+
+
+# -- idempotency and the manifest --------------------------------------------------------
+
+
+def test_reingesting_is_idempotent_and_the_manifest_reads_each_file_once(bad_file, tmp_path):
+    source = FileSource(events_dir=str(bad_file.parents[3]))
+    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_raw_schema(conn)
+    first_scan = source.prepare(conn)
+    for day in (D, D + timedelta(days=1)):
+        load_events_day(conn, day, source.event_inputs(conn, day), rules=source.rules)
+    before = (events(conn), conn.execute("select * exclude (quarantined_at) from raw.quarantine order by all").fetchall())
+    second_scan = source.prepare(conn)
+    for day in (D, D + timedelta(days=1)):
+        load_events_day(conn, day, source.event_inputs(conn, day), rules=source.rules)
+    after = (events(conn), conn.execute("select * exclude (quarantined_at) from raw.quarantine order by all").fetchall())
+    assert (first_scan["files_new"], first_scan["rows_scanned"]) == (1, 17)
+    assert (second_scan["files_new"], second_scan["files_changed"], second_scan["rows_scanned"]) == (0, 0, 0)
+    assert before == after
+    assert source.late_days(conn, D, D + timedelta(days=1)) == []
+
+    # A file arriving later with messages of the 10th: the day is reported, a reload repairs it.
+    later = bad_file.parent / "later.jsonl"
+    later.write_text(_message("late-1", receivedAt="2026-03-14T10:00:00Z") + "\n" + _message("late-2") + "\n")
+    assert source.prepare(conn)["files_new"] == 1
+    [late] = source.late_days(conn, D - timedelta(days=1), D + timedelta(days=1))
+    assert (late.day, late.missed) == (D, 2)
+    assert [i.path.name for i in source.event_inputs(conn, D)] == ["export.jsonl.gz", "later.jsonl"]
+    load_events_day(conn, D, source.event_inputs(conn, D), rules=source.rules)
+    assert source.late_days(conn, D, D) == []
+    assert conn.execute("select count(*) from raw.events where message_id like 'late-%'").fetchall() == [(2,)]
+
+    # A changed file is read again; a removed one leaves the manifest.
+    later.write_text(_message("late-1") + "\n")
+    os.utime(later, (later.stat().st_atime, later.stat().st_mtime + 5))
+    assert source.prepare(conn)["files_changed"] == 1
+    later.unlink()
+    assert source.prepare(conn)["files_removed"] == 1
+    assert [i.path.name for i in source.event_inputs(conn, D)] == ["export.jsonl.gz"]
+
+
+def test_hidden_and_unknown_files_are_listed_as_ignored(tmp_path):
+    folder = tmp_path / "events"
+    (folder / "_temporary").mkdir(parents=True)
+    (folder / "_temporary" / "part.jsonl").write_text(_message("x") + "\n")
+    (folder / "_SUCCESS").write_text("")
+    (folder / "notes.txt").write_text("hello")
+    (folder / "ok.jsonl").write_text(_message("ok") + "\n")
+    conn = duckdb.connect()
+    ensure_raw_schema(conn)
+    scan = FileSource(events_dir=str(folder)).prepare(conn)
+    assert scan["files"] == 1
+    assert sorted(Path(p).name for p in scan["files_ignored"].split("\n")) == ["_SUCCESS", "notes.txt", "part.jsonl"]
+
+
+# -- source tables ------------------------------------------------------------------------
+
+
+def test_table_images_are_found_by_the_date_in_their_path_and_validated(tmp_path):
+    tables = tmp_path / "tables"
+    (tables / "users").mkdir(parents=True)
+    (tables / "users" / "2026-03-10.csv").write_text(
+        "id,email,country,plan,created_at,updated_at,deleted_at\n"
+        "u1,a@example.com,FR,pro,2026-03-01T00:00:00Z,2026-03-05T00:00:00Z,\n"
+        ",nobody@example.com,DE,free,2026-03-01,2026-03-01,\n"
+        "u2,b@example.com,DE,free,not a time,2026-03-01,\n"
+        "u1,a@example.com,FR,free,2026-03-01T00:00:00Z,2026-03-09T00:00:00Z,\n"
+    )
+    (tables / "posts" / "dt=2026-03-10").mkdir(parents=True)
+    duckdb.execute(
+        f"copy (select 'p1' as id, 'u1' as user_id, 42 as body_length, false as is_hidden, "
+        f"timestamp '2026-03-09 10:00' as created_at, timestamp '2026-03-09 10:00' as updated_at) "
+        f"to '{tables / 'posts' / 'dt=2026-03-10' / 'part-0.parquet'}' (format parquet)"
+    )
+    source = FileSource(events_dir=str(tmp_path), tables_dir=str(tables))
+    conn = duckdb.connect()
+    ensure_raw_schema(conn)
+    assert load_source_day(conn, "users", D, source.table_files("users", D)) == 1
+    assert conn.execute("select id, plan, updated_at from raw.users").fetchall() == [("u1", "free", datetime(2026, 3, 9))]
+    assert conn.execute("select source, source_row, reason from raw.quarantine order by 2").fetchall() == [
+        ("users", 2, "missing_id"),
+        ("users", 3, "invalid_value"),
+    ]
+    assert load_source_day(conn, "posts", D, source.table_files("posts", D)) == 1
+    assert source.table_files("users", D + timedelta(days=1)) == []
+    assert source.table_files("orders", D) == []
+    assert load_source_day(conn, "orders", D, []) == 0
+
+
+# -- fuzz -----------------------------------------------------------------------------------
+
+_ids = st.sampled_from(["a", "b", "c", "d", "e"])
+_timestamps = st.one_of(
+    st.none(),
+    st.datetimes(min_value=datetime(2026, 3, 9), max_value=datetime(2026, 3, 12)).map(lambda t: t.isoformat() + "Z"),
+    st.sampled_from(["", "not a time", "2031-01-01T00:00:00Z", "2026-03-10T25:00:00Z", "1741600000"]),
+)
+_messages = st.fixed_dictionaries(
+    {
+        "messageId": st.one_of(st.none(), _ids),
+        "type": st.sampled_from([None, "track", "page", "identify", "bogus"]),
+        "timestamp": _timestamps,
+    },
+    optional={
+        "anonymousId": st.one_of(st.none(), _ids),
+        "userId": st.one_of(st.none(), _ids),
+        "receivedAt": _timestamps,
+        "properties": st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=20)), max_size=3),
+        "event": st.text(max_size=10),
+    },
+)
+_text_line = st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=60)
+_lines = st.one_of(
+    _messages.map(lambda m: json.dumps(m).encode()),
+    st.tuples(_messages, st.integers(min_value=0, max_value=80)).map(lambda mi: json.dumps(mi[0]).encode()[: mi[1]]),
+    _text_line.map(lambda t: t.encode()),
+    st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"").replace(b"\r", b"")),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_lines, max_size=30), gzipped=st.booleans())
+def test_random_and_corrupted_lines_never_crash_and_always_reconcile(tmp_path_factory, lines, gzipped):
+    folder = tmp_path_factory.mktemp("fuzz")
+    body = b"\n".join(lines) + b"\n"
+    path = folder / ("export.jsonl.gz" if gzipped else "export.jsonl")
+    path.write_bytes(gzip.compress(body) if gzipped else body)
+    conn = ingest(FileSource(events_dir=str(folder)))
+    loads = conn.execute("select input_rows, loaded_rows, quarantined_rows, duplicate_rows from raw.event_loads").fetchall()
+    assert all(i == loaded + quarantined + duplicates for i, loaded, quarantined, duplicates in loads)
+    messages = [line for line in lines if line.strip(b" ")]
+    assert sum(i for i, *_ in loads) == len(messages)
+    assert conn.execute("select count(*) from raw.quarantine").fetchall()[0][0] == sum(q for _, _, q, _ in loads)
+    assert conn.execute("select count(*) from raw.events").fetchall()[0][0] == sum(n for _, n, _, _ in loads)
+    rows = conn.execute("select source_row from raw.quarantine union all select _source_row from raw.events").fetchall()
+    numbered = [n for n, line in enumerate(lines, start=1) if line.strip(b" ")]
+    assert set(r for (r,) in rows) <= set(numbered)

@@ -1,0 +1,66 @@
+"""The README's worked example of the file source, run as written: its result table must hold."""
+
+import os
+import re
+import subprocess
+import sys
+from datetime import datetime
+
+import duckdb
+
+from product_analytics.config import PROJECT_ROOT
+
+README = (PROJECT_ROOT / "README.md").read_text()
+
+
+def _block_after(marker: str) -> str:
+    start = README.index("```bash\n", README.index(marker)) + len("```bash\n")
+    return README[start : README.index("\n```", start)]
+
+
+def _sessions_table() -> list[tuple]:
+    """The markdown table the README shows after the sessions query."""
+    text = README[README.index("from marts.fct_sessions order by 1, 2") :]
+    rows = []
+    for line in text.splitlines()[3:]:
+        if line.startswith(("| visitor_id", "|---")):
+            continue
+        if not line.startswith("| "):
+            break
+        visitor, number, start, end, count, platform = [cell.strip() for cell in line.strip("|").split("|")]
+        rows.append(
+            (
+                visitor,
+                int(number),
+                datetime.fromisoformat(start),
+                datetime.fromisoformat(end),
+                int(count),
+                None if platform == "null" else platform,
+            )
+        )
+    return rows
+
+
+def test_the_worked_example_gives_the_sessions_the_readme_shows(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PA_") and k != "DAGSTER_HOME"}
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    subprocess.run(["bash", "-euo", "pipefail", "-c", _block_after("<!-- worked-example -->")], cwd=tmp_path, env=env, check=True)
+    run = _block_after("<!-- worked-example-run -->")
+    assert run.splitlines()[-1] == "make demo"
+    run = run.replace("make demo", f"{sys.executable} -m product_analytics.demo")
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "failed: raw/events:quarantine_rate_within_threshold" in result.stdout
+    passed, total = map(int, re.search(r"Checks: (\d+) of (\d+) passed", result.stdout).groups())
+    assert total - passed == 1 and total > 100
+
+    expected = _sessions_table()
+    assert len(expected) == 4
+    with duckdb.connect(str(tmp_path / "data" / "my_export" / "warehouse.duckdb"), read_only=True) as conn:
+        columns = "visitor_id, session_number, session_start_at, session_end_at, event_count, platform"
+        sessions = conn.execute(f"select {columns} from marts.fct_sessions order by 1, 2").fetchall()
+        quarantine = conn.execute("select partition_date::varchar, source_row, reason from raw.quarantine").fetchall()
+        users = conn.execute("select user_id, plan from marts.dim_users_current order by 1").fetchall()
+    assert sessions == expected
+    assert quarantine == [("2026-03-10", 7, "malformed_json")]
+    assert users == [("user-1", "free"), ("user-2", "pro")]
