@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # dbt must be on the PATH of every process that runs Dagster or prepares the dbt project.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test ui bench lint clean
+.PHONY: setup browser demo test ui bench lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -15,10 +15,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-## setup: the virtualenv, the Dagster home and dbt's manifest
-setup: $(STAMP)
+## setup: the virtualenv, the Dagster home, dbt's manifest, and Chromium for the UI tests
+setup: $(STAMP) browser
 	@$(BIN)/python -m product_analytics.instance >/dev/null
 	@$(BIN)/dagster-dbt project prepare-and-package --file product_analytics/project.py >/dev/null
+
+## browser: Debian's chromium (headless, for the UI test), installed when missing
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "warning: chromium is missing and cannot be installed here (root and apt-get needed);"; \
+	    echo "         the UI screenshot test needs it: sudo apt-get install chromium"; \
+	  fi; }
 
 ## demo: simulate the last 7 days and materialize every asset through Dagster
 demo: setup

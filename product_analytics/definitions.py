@@ -1,6 +1,6 @@
 """Assembles the code location; nothing here opens the warehouse."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from product_analytics.config import export_for_subprocesses
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
@@ -23,5 +23,8 @@ defs = Definitions(
     jobs=[daily_pipeline_job, refresh_models_job, snapshot_job, freshness_checks_job],
     schedules=[daily_pipeline_schedule, daily_snapshot_schedule],
     sensors=[run_failure_alerts, freshness_checks_sensor],
+    # One process per run, not per step: the steps share one DuckDB writer and run one at a
+    # time anyway, and a step's process would spend seconds loading the code location.
+    executor=in_process_executor,
     resources={"duckdb": warehouse(), "dbt": dbt_cli(), "event_source": event_source()},
 )

@@ -1,7 +1,9 @@
 """`make demo`: simulate recent days (or read the user's files) and materialize every asset through Dagster.
 
-Runs go to the persistent instance in ``DAGSTER_HOME`` (created if missing), so
-`make ui` afterwards shows them with their materializations and checks.
+The work runs as a backfill in the persistent instance in ``DAGSTER_HOME`` (created if
+missing): the demo starts `dagster dev`, launches the backfill through its GraphQL API
+as the UI's *Materialize → backfill* does, waits for it and stops the server. `make ui`
+afterwards shows the backfill, its run, the materializations and the checks.
 """
 
 from __future__ import annotations
@@ -59,6 +61,14 @@ def file_window(today: date, start: date) -> tuple[date, date]:
     if window[0] > window[1]:
         raise SystemExit(f"the files hold event days {first} .. {last}, outside PA_START_DATE={start} .. yesterday")
     return window
+
+
+def check_evaluations(instance, run_id: str) -> list:
+    """The asset check evaluations a run recorded."""
+    from dagster import DagsterEventType
+
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=100000).records
+    return [r.event_log_entry.dagster_event.event_specific_data for r in records]
 
 
 def _step(number: int, text: str) -> float:
@@ -125,8 +135,7 @@ def main() -> None:
 
     warnings.filterwarnings("ignore", category=BetaWarning)
 
-    from product_analytics.definitions import defs
-    from product_analytics.operations.schedules import range_tags
+    from product_analytics.ui import DagsterUI
 
     today = datetime.now(UTC).date()
     if s.source == "files":
@@ -138,21 +147,23 @@ def main() -> None:
         simulate(first, last)
     _done(started, f"(event days {first} .. {last} UTC, warehouse {s.duckdb_path})")
 
-    instance = DagsterInstance.get()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    started = _step(2, "Running the daily pipeline over the range: one run, as a backfill would")
-    dbt_log = s.data_dir / "logs" / "demo_dbt.log"
-    dbt_log.parent.mkdir(parents=True, exist_ok=True)
-    print(f"      dbt's output goes to {dbt_log}", flush=True)
-    with _ticker(started), dbt_log.open("w") as log, contextlib.redirect_stdout(log):
-        run = defs.resolve_job_def("daily_pipeline").execute_in_process(
-            instance=instance, run_config=quiet, tags=range_tags(first, last), raise_on_error=False
-        )
-    _done(started, f"(run {run.run_id}{'' if run.success else ', FAILED'})")
+    started = _step(2, "Starting Dagster (webserver and daemon) on the instance, as `make ui` does")
+    log_file = s.data_dir / "logs" / "demo_dagster.log"
+    partitions = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    with DagsterUI(home, log_file) as ui:
+        _done(started, f"({ui.url}, output in {log_file})")
+        started = _step(3, f"Backfilling daily_pipeline over {len(partitions)} days: one run for the range, launched as the UI does")
+        backfill_id = ui.launch_job_backfill("daily_pipeline", partitions, title=f"make demo {first} .. {last}")
+        with _ticker(started):
+            backfill = ui.wait_for_backfill(backfill_id, timeout=3600)
+        runs = backfill["runs"]
+        _done(started, f"(backfill {backfill_id}: {backfill['status']}, runs {', '.join(r['runId'] + ' ' + r['status'] for r in runs)})")
 
-    checks = run.get_asset_check_evaluations()
+    instance = DagsterInstance.get()
+    succeeded = backfill["status"] == "COMPLETED_SUCCESS" and runs and all(r["status"] == "SUCCESS" for r in runs)
+    checks = [c for r in runs for c in check_evaluations(instance, r["runId"])]
     failed = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
-    _step(3, f"Checks: {len(checks) - len(failed)} of {len(checks)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(f"      checks: {len(checks) - len(failed)} of {len(checks)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
 
     _step(4, "Summary")
     for name, rows in summary(str(s.duckdb_path)):
@@ -163,9 +174,11 @@ def main() -> None:
     print("      retention of the daily cohorts (mean over finished cohorts):")
     for n, rate in retention_figures(str(s.duckdb_path)):
         print(f"        day {n:>2}: {rate:.1%}")
-    print(f"\nOpen the UI with `make ui` (Dagster home {home}); the run is {run.run_id}")
-    if not run.success:
-        raise SystemExit("the daily pipeline run failed: see the run in the UI and " + str(dbt_log))
+    run_id = runs[-1]["runId"] if runs else None
+    print(f"\nOpen the UI with `make ui` (Dagster home {home}), then http://127.0.0.1:3000/runs/{run_id}")
+    print(f"  the run holding the results: {run_id} (backfill {backfill_id}: Runs → Backfills)")
+    if not succeeded:
+        raise SystemExit(f"the backfill did not succeed: see the run in the UI, and {log_file}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ run_retries:
   max_retries: 2
 telemetry:
   enabled: false
+nux:
+  # No "join the community" dialog over the UI (it would also cover the asset graph in screenshots).
+  enabled: false
 """
 
 

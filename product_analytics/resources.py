@@ -24,8 +24,10 @@ def warehouse() -> DuckDBResource:
 
 def dbt_executable() -> str:
     """dbt from this interpreter's environment, so Dagster needs no activated virtualenv."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
+        if (folder / "dbt").exists():
+            return str(folder / "dbt")
+    return shutil.which("dbt") or "dbt"
 
 
 def dbt_cli() -> DbtCliResource:

@@ -51,7 +51,7 @@ def test_the_worked_example_gives_the_sessions_the_readme_shows(tmp_path):
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", run], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "failed: raw/events:quarantine_rate_within_threshold" in result.stdout
-    passed, total = map(int, re.search(r"Checks: (\d+) of (\d+) passed", result.stdout).groups())
+    passed, total = map(int, re.search(r"checks: (\d+) of (\d+) passed", result.stdout).groups())
     assert total - passed == 1 and total > 100
 
     expected = _sessions_table()

@@ -1,0 +1,116 @@
+"""The UI for real: `dagster dev -w workspace.yaml` on a free port against a temporary
+instance, driven through GraphQL, and the asset graph rendered in headless Chromium.
+
+The screenshot is kept as a test artifact in ``test-artifacts/`` at the repository root.
+"""
+
+import os
+import shutil
+import subprocess
+
+import duckdb
+import pytest
+from dagster import DagsterEventType, DagsterInstance
+
+from product_analytics.config import PROJECT_ROOT
+from product_analytics.definitions import defs
+from product_analytics.instance import ensure_dagster_home
+from product_analytics.ui import DagsterUI
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+ASSET_NODES = """
+{ assetNodes {
+    assetKey { path } isMaterializable isPartitioned
+    assetChecksOrError { __typename ... on AssetChecks { checks { name } } }
+} }
+"""
+WRITERS = ["raw/events", "raw/users", "raw/posts", "raw/orders"]
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    """The server on a temporary Dagster home and warehouse (the simulator at test scale)."""
+    root = tmp_path_factory.mktemp("ui")
+    env = {**os.environ, "PA_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "dagster_home")}
+    env.pop("PA_DUCKDB_PATH", None)
+    home = ensure_dagster_home(root / "dagster_home")
+    with DagsterUI(home, root / "dagster_dev.log", env=env) as server:
+        server.root = root
+        yield server
+
+
+def test_the_asset_graph_has_every_asset_and_check(ui):
+    nodes = ui.graphql(ASSET_NODES)["assetNodes"]
+    served = {"/".join(n["assetKey"]["path"]): sorted(c["name"] for c in n["assetChecksOrError"].get("checks", [])) for n in nodes}
+    graph = defs.resolve_asset_graph()
+    expected = {key.to_user_string(): sorted(c.name for c in graph.get_check_keys_for_assets([key])) for key in graph.get_all_asset_keys()}
+    assert served == expected
+    assert len(served) > 40
+    assert served["raw/events"] == ["latest_partition_loaded", "no_events_later_than_the_lookback", "quarantine_rate_within_threshold"]
+    assert "unique_fct_sessions_session_id" in served["marts/fct_sessions"]
+    partitioned = {"/".join(n["assetKey"]["path"]) for n in nodes if n["isPartitioned"]}
+    assert {"raw/events", "raw/users", "intermediate/int_sessions", "marts/fct_event_paths"} <= partitioned
+    assert "marts/retention_cohorts" not in partitioned
+
+
+def _step_windows(instance: DagsterInstance, run_id: str) -> list[tuple[float, float, str]]:
+    """(start, end, step) of each step of a run, from its event log."""
+    starts, ends = {}, {}
+    for record in instance.get_records_for_run(run_id, limit=100000).records:
+        entry = record.event_log_entry
+        if entry.dagster_event is None or not entry.step_key:
+            continue
+        if entry.dagster_event.event_type == DagsterEventType.STEP_START:
+            starts[entry.step_key] = entry.timestamp
+        elif entry.dagster_event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
+            ends[entry.step_key] = entry.timestamp
+    return [(starts[step], ends[step], step) for step in starts]
+
+
+def test_two_runs_launched_together_succeed_one_writer_after_the_other(ui):
+    days = ["2026-03-10", "2026-03-11"]
+    keys = [w.split("/") for w in WRITERS]
+    run_ids = [ui.launch_run("__ASSET_JOB", keys, tags={"dagster/partition": day}) for day in days]
+    assert [ui.wait_for_run(run_id, timeout=600) for run_id in run_ids] == ["SUCCESS", "SUCCESS"]
+
+    instance = DagsterInstance.from_config(str(ui.home))
+    windows = sorted(w for run_id in run_ids for w in _step_windows(instance, run_id) if w[2] in ("raw__events", "raw_source_tables"))
+    assert len(windows) == 4  # the two writers of each run
+    for (_, end, first), (start, _, second) in zip(windows, windows[1:], strict=False):
+        assert start >= end, f"{second} started before {first} ended: two writers at once"
+    database = ui.root / "data" / "warehouse.duckdb"
+    with duckdb.connect(str(database), read_only=True) as conn:
+        loaded = conn.execute("select event_date::varchar, count(*) > 0 from raw.events group by 1 order by 1").fetchall()
+        loads = conn.execute("select event_date::varchar from raw.event_loads order by 1").fetchall()
+    assert loaded == [(days[0], True), (days[1], True)]
+    assert loads == [(days[0],), (days[1],)]
+
+
+def test_the_asset_graph_renders_in_headless_chromium(ui):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Chromium is missing: `make setup` installs Debian's chromium package"
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "asset_graph.png"
+    screenshot.unlink(missing_ok=True)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-extensions",
+        "--no-first-run",
+        "--hide-scrollbars",
+        "--window-size=1600,1000",
+        "--virtual-time-budget=20000",
+    ]
+    location, _ = ui.location()
+    url = f"{ui.url}/locations/{location}/asset-groups/ingestion"
+    dom = subprocess.run([chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for name in ("events", "users", "posts", "orders", "stg_app__events"):
+        assert f">{name}<" in dom.stdout, f"asset {name} not rendered"
+    shot = subprocess.run([chromium, *flags, f"--screenshot={screenshot}", url], capture_output=True, text=True, timeout=180)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    data = screenshot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
