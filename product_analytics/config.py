@@ -94,6 +94,7 @@ class Settings:
     max_clock_skew_hours: int
     max_message_bytes: int
     quarantine_max_rate: float
+    lock_timeout_seconds: int  # how long a writer waits for another process's lock on the warehouse
 
     @property
     def landing_dir(self) -> Path:
@@ -135,6 +136,7 @@ def settings() -> Settings:
         max_clock_skew_hours=_int("PA_MAX_CLOCK_SKEW_HOURS", 24, 0),
         max_message_bytes=_int("PA_MAX_MESSAGE_BYTES", 32768, 1),
         quarantine_max_rate=_float("PA_QUARANTINE_MAX_RATE", 0.01, 0.0, 1.0),
+        lock_timeout_seconds=_int("PA_LOCK_TIMEOUT_SECONDS", 60, 0),
     )
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
+from dagster import InitResourceContext
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
@@ -17,9 +22,56 @@ from product_analytics.project import dbt_project
 DUCKDB_WRITER_POOL = "duckdb_writer"
 
 
-def warehouse() -> DuckDBResource:
-    path = settings().duckdb_path
-    return DuckDBResource(database=str(path))
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the DuckDB file."""
+
+
+class Warehouse(DuckDBResource):
+    """The DuckDB warehouse: waits up to ``lock_timeout_seconds`` for another process's
+    lock on the file, then fails with an error that says what to do."""
+
+    lock_timeout_seconds: float = 60.0
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Before the run's first step: give back the writer slots of runs that were killed."""
+        if context.instance is None:
+            return
+        from product_analytics.operations.recovery import free_slots_of_dead_runs
+
+        run_id = context.dagster_run.run_id if context.dagster_run else None
+        for freed in free_slots_of_dead_runs(context.instance, run_id):
+            context.log.warning(f"run {freed} held a DuckDB writer slot but its process is gone: marked failed, slot freed")
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.25
+        while True:
+            try:
+                conn = duckdb.connect(self.database, read_only=False, config={"custom_user_agent": "dagster", **self.connection_config})
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"The warehouse {self.database} is locked by another process, still after "
+                        f"{self.lock_timeout_seconds:.0f}s (PA_LOCK_TIMEOUT_SECONDS). DuckDB allows one writing "
+                        "process per file; within Dagster writers take turns in the pool "
+                        f"'{DUCKDB_WRITER_POOL}', so the holder is outside Dagster (a DuckDB shell, a notebook, "
+                        f"a second `make demo`): close it and re-run. DuckDB says: {exc}"
+                    ) from exc
+                time.sleep(min(delay, max(deadline - time.monotonic(), 0.01)))
+                delay = min(delay * 2, 5.0)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def warehouse() -> Warehouse:
+    s = settings()
+    return Warehouse(database=str(s.duckdb_path), lock_timeout_seconds=s.lock_timeout_seconds)
 
 
 def dbt_executable() -> str:

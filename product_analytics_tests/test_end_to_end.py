@@ -1,16 +1,20 @@
-"""Two days through Dagster: one single-run backfill of the partitioned graph, then the unpartitioned models."""
+"""Five days through Dagster: one single-run backfill of the whole graph, compared with a
+day-by-day build of the same days in another warehouse."""
 
 from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, define_asset_job, in_process_executor
 
 from product_analytics.config import settings
 from product_analytics.definitions import defs
+from product_analytics.ingestion.assets import raw_events, raw_source_tables
+from product_analytics.resources import Warehouse
 from product_analytics.simulator.landing import events_file
+from product_analytics.transform.assets import dbt_daily_models
 
-DAYS = [date(2026, 3, 20), date(2026, 3, 21)]
+DAYS = [date(2026, 3, 17) + timedelta(days=i) for i in range(5)]
 RANGE_TAGS = {"dagster/asset_partition_range_start": DAYS[0].isoformat(), "dagster/asset_partition_range_end": DAYS[-1].isoformat()}
 
 
@@ -82,3 +86,46 @@ def test_every_event_of_the_window_is_in_one_session(materialized):
         assert missing == 0
         events, sessions = conn.execute("select count(*), count(distinct session_id) from marts.fct_events").fetchone()
         assert sessions == sum(sessions_by_day.values()) and events > sessions
+
+
+def _tables(conn, schema: str) -> list[str]:
+    rows = conn.execute("select table_name from information_schema.tables where table_schema = ? order by 1", [schema]).fetchall()
+    return [name for (name,) in rows]
+
+
+def test_a_five_day_backfill_equals_a_day_by_day_build(materialized, tmp_path, monkeypatch):
+    """The same days, one run per day for the partitioned assets, then one run for the rest."""
+    by_day_path = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("PA_DUCKDB_PATH", str(by_day_path))  # dbt's profile reads it
+    partitioned = define_asset_job("by_day", selection=AssetSelection.assets(raw_events, raw_source_tables, dbt_daily_models))
+    rest = define_asset_job("rest", selection=AssetSelection.all() - AssetSelection.assets(raw_events, raw_source_tables, dbt_daily_models))
+    by_day = Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=[partitioned, rest],
+        executor=in_process_executor,
+        resources={**defs.resources, "duckdb": Warehouse(database=str(by_day_path))},
+    )
+    instance = DagsterInstance.ephemeral()
+    for day in DAYS:
+        assert by_day.resolve_job_def("by_day").execute_in_process(instance=instance, partition_key=day.isoformat()).success
+    assert by_day.resolve_job_def("rest").execute_in_process(instance=instance).success
+
+    conn = duckdb.connect()
+    conn.execute(f"attach '{settings().duckdb_path}' as backfill (read_only)")
+    conn.execute(f"attach '{by_day_path}' as by_day (read_only)")
+    marts = _tables(conn, "marts")
+    assert len(marts) > 15 and "fct_sessions" in marts and "retention_cohorts" in marts
+    for schema, table in [("marts", t) for t in marts] + [("snapshots", "snap_users"), ("snapshots", "snap_orders")]:
+        both = f"(select count(*) from backfill.{schema}.{table}), (select count(*) from by_day.{schema}.{table})"
+        counts = conn.execute(f"select {both}").fetchall()[0]
+        differ = conn.execute(
+            f"""select count(*) from (
+                    (select * from backfill.{schema}.{table} except all select * from by_day.{schema}.{table})
+                    union all
+                    (select * from by_day.{schema}.{table} except all select * from backfill.{schema}.{table})
+                )"""
+        ).fetchall()[0][0]
+        assert (table, differ, counts[0]) == (table, 0, counts[1])
+    loaded = conn.execute("select count(*) from backfill.raw.events").fetchall()[0][0]
+    assert loaded == conn.execute("select count(*) from by_day.raw.events").fetchall()[0][0] > 5000

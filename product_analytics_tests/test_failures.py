@@ -1,0 +1,132 @@
+"""Failures the operations must survive: a writer outside Dagster, a run killed mid-way."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+
+import duckdb
+from dagster import DagsterEventType, DagsterInstance, materialize
+
+from product_analytics.config import PROJECT_ROOT
+from product_analytics.ingestion.assets import raw_events
+from product_analytics.ingestion.resources import SimulatorSource
+from product_analytics.instance import ensure_dagster_home
+from product_analytics.resources import Warehouse
+from product_analytics.simulator.landing import events_file
+from product_analytics_tests.conftest import SIM_DAYS
+
+CLOCK = "2026-06-01T00:00:00"
+
+
+def _step_errors(result) -> str:
+    return "\n".join(e.event_specific_data.error.to_string() for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+
+
+def test_a_writer_outside_dagster_gets_a_clear_error_and_the_file_survives(tmp_path, landing, sim_config):
+    database = tmp_path / "warehouse.duckdb"
+    source = SimulatorSource(
+        landing_dir=str(landing / "landing"),
+        truth_dir=str(landing / "truth"),
+        seed=sim_config.seed,
+        daily_users=sim_config.daily_users,
+        start_date=sim_config.epoch.isoformat(),
+        clock=CLOCK,
+    )
+    resources = {"duckdb": Warehouse(database=str(database), lock_timeout_seconds=2), "event_source": source}
+    day = SIM_DAYS[0].isoformat()
+    assert materialize([raw_events], partition_key=day, resources=resources).success
+    with duckdb.connect(str(database), read_only=True) as conn:
+        before = conn.execute("select count(*), sum(hash(message_id)) from raw.events").fetchall()
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(300)",
+            str(database),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        blocked = materialize([raw_events], partition_key=day, resources=resources, raise_on_error=False)
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert not blocked.success
+    message = _step_errors(blocked)
+    assert f"The warehouse {database} is locked by another process" in message
+    assert f"PID {holder.pid}" in message  # DuckDB names the holder
+    assert "PA_LOCK_TIMEOUT_SECONDS" in message and waited >= 2
+    with duckdb.connect(str(database), read_only=True) as conn:
+        assert conn.execute("select count(*), sum(hash(message_id)) from raw.events").fetchall() == before
+    assert materialize([raw_events], partition_key=day, resources=resources).success
+
+
+def _run_pipeline(env: dict[str, str], first: date, last: date) -> subprocess.Popen:
+    """The daily pipeline over a range, as the README's command line backfill runs it."""
+    tags = json.dumps({"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()})
+    dagster = os.path.join(sys.prefix, "bin", "dagster")
+    command = [dagster, "job", "execute", "-m", "product_analytics.definitions", "-j", "daily_pipeline", "--tags", tags]
+    return subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+
+
+def _wait_for_step(instance: DagsterInstance, step_key: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in instance.get_runs():
+            records = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.STEP_START).records
+            if any(r.event_log_entry.step_key == step_key for r in records):
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"step {step_key} did not start within {timeout}s")
+
+
+def test_a_run_killed_mid_way_then_run_again_leaves_no_duplicates_and_nothing_missing(tmp_path):
+    home = ensure_dagster_home(tmp_path / "dagster_home")
+    env = {**os.environ, "PA_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(home), "PA_INGEST_CLOCK": CLOCK}
+    env["PATH"] = os.path.join(sys.prefix, "bin") + os.pathsep + env.get("PATH", "")
+    first, last = date(2026, 3, 12), date(2026, 3, 13)
+
+    killed = _run_pipeline(env, first, last)
+    instance = DagsterInstance.from_config(str(home))
+    try:
+        _wait_for_step(instance, "dbt_daily_models", timeout=300)
+        time.sleep(4)  # dbt is writing the day's models
+        assert killed.poll() is None, "the run ended before it could be killed"
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)  # the run process and its dbt subprocess, as a crash would
+        killed.wait(timeout=30)
+
+    again = _run_pipeline(env, first, last)
+    assert again.wait(timeout=900) == 0
+    # The killed run held the writer slot: the new run found its process gone, failed it and took the slot.
+    statuses = [run.status.value for run in reversed(instance.get_runs())]
+    assert statuses == ["FAILURE", "SUCCESS"]
+
+    database = tmp_path / "data" / "warehouse.duckdb"
+    landing = tmp_path / "data" / "landing" / "simulator"
+    with duckdb.connect(str(database), read_only=True) as conn:
+        for day in (first, last):
+            start = datetime.combine(day, datetime.min.time())
+            expected = conn.execute(
+                "select count(distinct message_id) from read_parquet(?) where timestamp >= ? and timestamp < ? and received_at <= ?",
+                [str(events_file(landing, day)), start, start + timedelta(days=1), datetime.fromisoformat(CLOCK)],
+            ).fetchall()[0][0]
+            loaded = conn.execute("select count(*), count(distinct message_id) from raw.events where event_date = ?", [day]).fetchall()[0]
+            assert loaded == (expected, expected) and expected > 1000
+        events = conn.execute("select count(*), count(distinct event_id) from marts.fct_events").fetchall()[0]
+        staged = conn.execute("select count(*) from staging.stg_app__events").fetchall()[0][0]
+        sessions = conn.execute("select count(*), count(distinct session_id) from marts.fct_sessions").fetchall()[0]
+        in_sessions = conn.execute("select sum(event_count) from marts.fct_sessions").fetchall()[0][0]
+    assert events[0] == events[1] == staged == in_sessions
+    assert sessions[0] == sessions[1] > 100
