@@ -35,9 +35,9 @@ browser:
 demo: setup
 	$(BIN)/python -m product_analytics.demo
 
-## test: the whole test suite (CI runs exactly this)
+## test: the whole test suite (CI runs exactly this); two workers, one test file each at a time
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## ui: the Dagster UI on the demo's instance
 ui: setup
@@ -47,6 +47,7 @@ ui: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_simulator.py
 	$(BIN)/python benchmarks/bench_retention.py
+	$(BIN)/python benchmarks/bench_file_source.py
 
 lint: setup
 	$(BIN)/ruff check product_analytics product_analytics_tests benchmarks
