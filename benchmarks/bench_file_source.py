@@ -20,26 +20,9 @@ import duckdb
 from product_analytics.ingestion.load import ensure_raw_schema, load_events_day
 from product_analytics.ingestion.resources import FileSource
 from product_analytics.simulator import LandingWriter, SimulationConfig, events_file
+from product_analytics.simulator.exports import write_export
 
 DAY = date(2026, 3, 10)
-SEGMENT_JSON = """
-    select message_id as messageId, type, event, name, anonymous_id as anonymousId, user_id as userId,
-        strftime("timestamp", '%Y-%m-%dT%H:%M:%S.%fZ') as "timestamp",
-        strftime(original_timestamp, '%Y-%m-%dT%H:%M:%S.%fZ') as originalTimestamp,
-        strftime(sent_at, '%Y-%m-%dT%H:%M:%S.%fZ') as sentAt,
-        strftime(received_at, '%Y-%m-%dT%H:%M:%S.%fZ') as receivedAt,
-        {'device': {'type': context_platform}, 'app': {'version': context_app_version}, 'locale': context_locale,
-         'location': {'country': context_country},
-         'campaign': {'source': context_campaign_source, 'medium': context_campaign_medium, 'name': context_campaign_name},
-         'page': {'path': context_page_path, 'url': context_page_url, 'referrer': context_page_referrer}} as context,
-        json(properties) as properties, json(traits) as traits
-    from messages
-"""
-FORMATS = {
-    "jsonl.gz": (SEGMENT_JSON, "format json, compression gzip"),
-    "parquet": ("select * from messages", "format parquet"),
-    "csv": ("select * from messages", "format csv, header true"),
-}
 
 
 def main(argv: list[str]) -> None:
@@ -52,12 +35,9 @@ def main(argv: list[str]) -> None:
     conn.execute("create table messages as select * exclude (event_date) from read_parquet(?)", [str(events_file(root / "landing", DAY))])
     messages = conn.execute("select count(*) from messages").fetchall()[0][0]
     print(f"file source benchmark: one simulated day, {messages:,} messages ({users:,} daily users), 4 files per format")
-    for fmt, (select, options) in FORMATS.items():
+    for fmt in ("jsonl.gz", "parquet", "csv"):
         folder = root / fmt.replace(".", "_")
-        for part in range(4):
-            (folder / f"part={part}").mkdir(parents=True)
-            target = folder / f"part={part}" / f"batch.{fmt}"
-            conn.execute(f"copy (select * from ({select}) where hash(row_number() over ()) % 4 = {part}) to '{target}' ({options})")
+        write_export(conn, "messages", folder, fmt, parts=4)
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         warehouse = duckdb.connect(str(root / f"{fmt}.duckdb"))
         ensure_raw_schema(warehouse)

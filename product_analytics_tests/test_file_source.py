@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from product_analytics.ingestion.load import ensure_raw_schema, load_events_day, load_source_day
 from product_analytics.ingestion.readers import file_format
 from product_analytics.ingestion.resources import FileSource, SimulatorSource
+from product_analytics.simulator.exports import FORMATS, write_export
 from product_analytics.simulator.landing import events_file
 from product_analytics_tests.conftest import SIM_DAYS
 
@@ -40,42 +41,18 @@ def events(conn) -> list[tuple]:
 
 # -- the same events in every format -------------------------------------------------------
 
-SEGMENT_JSON = """
-    select message_id as messageId, type, event, name, anonymous_id as anonymousId, user_id as userId,
-        strftime("timestamp", '%Y-%m-%dT%H:%M:%S.%fZ') as "timestamp",
-        strftime(original_timestamp, '%Y-%m-%dT%H:%M:%S.%fZ') as originalTimestamp,
-        strftime(sent_at, '%Y-%m-%dT%H:%M:%S.%fZ') as sentAt,
-        strftime(received_at, '%Y-%m-%dT%H:%M:%S.%fZ') as receivedAt,
-        {'device': {'type': context_platform}, 'app': {'version': context_app_version}, 'locale': context_locale,
-         'location': {'country': context_country},
-         'campaign': {'source': context_campaign_source, 'medium': context_campaign_medium, 'name': context_campaign_name},
-         'page': {'path': context_page_path, 'url': context_page_url, 'referrer': context_page_referrer}} as context,
-        json(properties) as properties, json(traits) as traits
-    from messages
-"""
-
 
 @pytest.fixture(scope="module")
 def exports(landing, tmp_path_factory):
-    """Two simulated days of messages written as four exports, each split into files by
-    arrival hour (so that every file holds messages of both days, as CDP exports do)."""
+    """Two simulated days of messages written as four exports, each split into two files by
+    message id (so that every file holds messages of both days, as CDP exports do)."""
     root = tmp_path_factory.mktemp("exports")
     paths = [str(events_file(landing / "landing", d)) for d in SIM_DAYS[1:3]]
     conn = duckdb.connect()
     conn.execute("set TimeZone = 'UTC'")
     conn.execute("create table messages as select * exclude (event_date) from read_parquet(?) where received_at <= ?", [paths, CLOCK])
-    for fmt, ext, copy_options in [
-        ("jsonl", "jsonl", "format json"),
-        ("jsonl_gz", "jsonl.gz", "format json, compression gzip"),
-        ("parquet", "parquet", "format parquet"),
-        ("csv", "csv", "format csv, header true"),
-    ]:
-        for part in (0, 1):
-            folder = root / fmt / "source=app" / f"part={part}"
-            folder.mkdir(parents=True)
-            select = SEGMENT_JSON if fmt.startswith("jsonl") else "select * from messages"
-            query = f"select * from ({select}) where hash({'messageId' if fmt.startswith('jsonl') else 'message_id'}) % 2 = {part}"
-            conn.execute(f"copy ({query}) to '{folder / ('batch.' + ext)}' ({copy_options})")
+    for fmt in FORMATS:
+        write_export(conn, "messages", root / fmt.replace(".", "_") / "source=app", fmt, parts=2)
     return root
 
 
