@@ -26,7 +26,7 @@ DAY = date(2026, 3, 10)
 
 
 def main(argv: list[str]) -> None:
-    users = int(argv[0]) if argv else 20_000
+    users = int(argv[0]) if argv else 100_000
     root = Path(tempfile.mkdtemp(prefix="bench_file_source_"))
     config = SimulationConfig(seed=3, epoch=date(2026, 3, 1), daily_users=users)
     LandingWriter(config, root / "landing", root / "truth").write_day(DAY)

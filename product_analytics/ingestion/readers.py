@@ -99,11 +99,6 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _first(paths: list[str], extract: str) -> str:
-    parts = [f"{extract}(_j, {_sql_str(p)})" for p in paths]
-    return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
-
-
 @dataclass
 class Candidates:
     """A relation of candidate rows and the file's unreadable lines."""
@@ -160,9 +155,20 @@ def jsonl_candidates(
     reader = _LINE_READER.replace("{path}", sql_literal(path))
     rejects = _read_with_rejects(conn, "_pa_lines", f"select line, ordinality as _k from {reader} with ordinality")
     line_number = _row_number_sql(conn, [line for line, _ in rejects])
-    columns = [f"{_first(paths, 'json_extract_string')} as {name}" for name, paths in fields.items()]
-    columns += [f"nullif(json({_first(paths, 'json_extract')}), 'null') as {name}" for name, paths in objects.items()]
+    # One extraction call per kind reads every path from one parse of the line; a field is
+    # the first of its paths that is present.
+    string_paths = [p for paths in fields.values() for p in paths]
+    object_paths = [p for paths in objects.values() for p in paths]
+
+    def first(values: str, all_paths: list[str], paths: list[str]) -> str:
+        items = [f"{values}[{all_paths.index(p) + 1}]" for p in paths]
+        return items[0] if len(items) == 1 else f"coalesce({', '.join(items)})"
+
+    columns = [f"{first('_s', string_paths, paths)} as {name}" for name, paths in fields.items()]
+    columns += [f"nullif(json({first('_o', object_paths, paths)}), 'null') as {name}" for name, paths in objects.items()]
     lowered = [f"lower({c}) as {c}" if c in LOWERCASED else c for c in [*fields, *objects]]
+    listing = ", ".join(_sql_str(p) for p in string_paths)
+    object_listing = ", ".join(_sql_str(p) for p in object_paths)
     sql = f"""
         select {", ".join(lowered)}, _source_file, _source_row, _raw, _bytes, _parse_error
         from (
@@ -172,11 +178,15 @@ def jsonl_candidates(
                 ({line_number})::bigint as _source_row,
                 line as _raw,
                 strlen(line)::bigint as _bytes,
-                case when not json_valid(line) then 'malformed_json'
-                     when json_type(line::json) <> 'OBJECT' then 'not_an_object' end as _parse_error
+                case when not _valid then 'malformed_json' when _type <> 'OBJECT' then 'not_an_object' end as _parse_error
             from (
-                select *, case when json_valid(line) and json_type(line::json) = 'OBJECT' then line::json end as _j
-                from _pa_lines where trim(line) <> ''
+                select *,
+                    case when _type = 'OBJECT' then json_extract_string(line, [{listing}]) end as _s,
+                    case when _type = 'OBJECT' then json_extract(line, [{object_listing}]) end as _o
+                from (
+                    select *, case when _valid then json_type(line) end as _type
+                    from (select *, json_valid(line) as _valid from _pa_lines where trim(line) <> '')
+                )
             )
         )
     """

@@ -55,7 +55,7 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
     reference for "future" when receivedAt is absent).
     """
     typed = ", ".join(f"{_utc('c.' + t)} as {t}" for t in EVENT_TIMESTAMPS)
-    unparseable = " or ".join(f"({_present('c.' + t)} and {_utc('c.' + t)} is null)" for t in EVENT_TIMESTAMPS)
+    unparseable = " or ".join(f"({_present('_text_' + t)} and {t} is null)" for t in EVENT_TIMESTAMPS)
     types = ", ".join(f"'{t}'" for t in MESSAGE_TYPES)
     latest = f"coalesce(received_at, _written_at) + interval {int(rules.max_clock_skew_hours)} hour"
     pairs = ", ".join(f"'{n}', {'_text_' + n if n in EVENT_TIMESTAMPS else n}" for n in RAW_EVENT_FIELDS)
@@ -71,7 +71,7 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
                     when not {_present("type")} then 'missing_type'
                     when type not in ({types}) then 'unknown_type'
                     when not {_present("_text_timestamp")} then 'missing_timestamp'
-                    when _unparseable then 'unparseable_timestamp'
+                    when coalesce({unparseable}, false) then 'unparseable_timestamp'
                     when "timestamp" > {latest} then 'future_timestamp'
                     when not {_present("anonymous_id")} and not {_present("user_id")} then 'missing_identity'
                     when _bytes > {int(rules.max_message_bytes)} then 'oversized_payload'
@@ -79,7 +79,6 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
             from (
                 select c.* exclude ({", ".join(EVENT_TIMESTAMPS)}), {typed},
                     {", ".join(f"c.{t}::varchar as _text_{t}" for t in EVENT_TIMESTAMPS)},
-                    coalesce({unparseable}, false) as _unparseable,
                     '{home_date.isoformat()}'::date as _home_date, '{written_at.isoformat(sep=" ")}'::timestamp as _written_at
                 from ({candidates_sql}) as c
             )
