@@ -1,13 +1,13 @@
 """Turning an input file into candidate rows: one relation shape for every format.
 
-A *candidate* relation has the warehouse column names (``EVENT_FIELDS`` for events,
-a table's columns for source tables) plus bookkeeping columns:
+A *candidate* relation has the warehouse column names (``load.EVENT_COLUMNS`` for
+events, a table's columns for source tables) plus bookkeeping columns:
 
 - ``_source_file``, ``_source_row``: where the row came from (1-based line number for
   newline-delimited JSON, counting blank lines; data row number for CSV, header
   excluded; row number for Parquet);
 - ``_raw``: the line's text (JSON) or null (typed formats, rebuilt when quarantined);
-- ``_bytes``: the size of the message (the JSON line; properties and traits for tables);
+- ``_bytes``: the size of the message (the JSON line; properties and traits for Parquet / CSV);
 - ``_parse_error``: a reason code when the line is not a JSON object, else null.
 
 Every reader is one DuckDB scan (``read_csv`` / ``read_parquet``): streaming and
@@ -63,7 +63,6 @@ COLUMN_ALIASES = {
 }
 LOWERCASED = {"type", "context_platform"}
 
-FORMATS = ("jsonl", "parquet", "csv")
 _DATE_IN_PATH = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
@@ -93,10 +92,6 @@ def sql_literal(value: object) -> str:
     """A SQL literal for a path, a date or a timestamp (strings are escaped)."""
     text = str(value)
     return "'" + text.replace("'", "''") + "'"
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass
@@ -167,8 +162,8 @@ def jsonl_candidates(
     columns = [f"{first('_s', string_paths, paths)} as {name}" for name, paths in fields.items()]
     columns += [f"nullif(json({first('_o', object_paths, paths)}), 'null') as {name}" for name, paths in objects.items()]
     lowered = [f"lower({c}) as {c}" if c in LOWERCASED else c for c in [*fields, *objects]]
-    listing = ", ".join(_sql_str(p) for p in string_paths)
-    object_listing = ", ".join(_sql_str(p) for p in object_paths)
+    listing = ", ".join(sql_literal(p) for p in string_paths)
+    object_listing = ", ".join(sql_literal(p) for p in object_paths)
     sql = f"""
         select {", ".join(lowered)}, _source_file, _source_row, _raw, _bytes, _parse_error
         from (
