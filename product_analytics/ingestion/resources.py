@@ -7,6 +7,7 @@ have since received more data. ``PA_SOURCE`` chooses one (README, "Your own data
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -38,15 +39,17 @@ class EventSource(ConfigurableResource):
         """Work before loading days (the file source scans its folder); returns metadata."""
         return {}
 
+    @abstractmethod
     def event_inputs(self, conn: duckdb.DuckDBPyConnection, day: date) -> list[EventInput]:
-        raise NotImplementedError
+        """The inputs holding the messages of ``day``."""
 
+    @abstractmethod
     def late_days(self, conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[MissedDay]:
         """Days between ``first`` and ``last`` that were loaded and have since received messages."""
-        raise NotImplementedError
 
+    @abstractmethod
     def table_files(self, table: str, day: date) -> list[Path]:
-        raise NotImplementedError
+        """The files of a table's image of ``day`` (none: no image that day)."""
 
 
 class SimulatorSource(EventSource):
