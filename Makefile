@@ -49,9 +49,13 @@ bench: setup
 	$(BIN)/python benchmarks/bench_retention.py
 	$(BIN)/python benchmarks/bench_file_source.py
 
+## lint: ruff (Python) and SQLFluff (the dbt project, through dbt's compiler, in a scratch target)
 lint: setup
 	$(BIN)/ruff check product_analytics product_analytics_tests benchmarks
 	$(BIN)/ruff format --check product_analytics product_analytics_tests benchmarks
+	@scratch=$$(mktemp -d) && cd dbt && \
+	  DBT_TARGET_PATH=$$scratch/target PA_DUCKDB_PATH=$$scratch/warehouse.duckdb $(CURDIR)/$(BIN)/sqlfluff lint models snapshots tests; \
+	  status=$$?; rm -rf $$scratch; exit $$status
 
 clean:
 	rm -rf $(VENV) data dbt/target dbt/logs

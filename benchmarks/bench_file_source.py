@@ -17,8 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from product_analytics.ingestion.load import ensure_raw_schema, load_events_day
-from product_analytics.ingestion.resources import FileSource
+from product_analytics.ingestion.load import load_events_day
+from product_analytics.ingestion.schema import ensure_raw_schema
+from product_analytics.ingestion.sources import FileSource
 from product_analytics.simulator import LandingWriter, SimulationConfig, events_file
 from product_analytics.simulator.exports import write_export
 

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from product_analytics.retention.cohorts import GRAINS, retention, to_arrow
+from product_analytics.retention.cohorts import GRAINS, retention, to_frame
 
 
 def activity(users: int, days: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -40,10 +40,10 @@ def main(argv: list[str]) -> None:
     total = 0.0
     for grain in GRAINS:
         started = time.perf_counter()
-        table = to_arrow(retention(user, day, int(day.max()), grain), grain)
+        table = to_frame(retention(user, day, int(day.max()), grain), grain)
         seconds = time.perf_counter() - started
         total += seconds
-        print(f"  {grain:<6} {seconds:6.2f} s  ({table.num_rows:,} rows)")
+        print(f"  {grain:<6} {seconds:6.2f} s  ({len(table):,} rows)")
     print(f"all grains: {total:.2f} s, {len(user) / total / 1e6:.1f} million rows per second")
 
 

@@ -140,10 +140,5 @@ def settings() -> Settings:
     )
 
 
-def export_for_subprocesses() -> None:
-    """Make the resolved paths visible to dbt (its profile reads ``PA_DUCKDB_PATH``)."""
-    os.environ["PA_DUCKDB_PATH"] = str(settings().duckdb_path)
-
-
 if __name__ == "__main__":  # `python -m product_analytics.config dagster-home` for the Makefile
     print(getattr(settings(), sys.argv[1].replace("-", "_")))

@@ -1,21 +1,19 @@
-"""Assembles the code location; nothing here opens the warehouse."""
+"""Assembles the code location; nothing here opens the warehouse or changes the environment."""
 
 from dagster import Definitions, in_process_executor
 
-from product_analytics.config import export_for_subprocesses
+from product_analytics.automation.freshness_checks import latest_partition_checks
+from product_analytics.automation.jobs import daily_pipeline_job, freshness_checks_job, refresh_models_job, snapshot_job
+from product_analytics.automation.schedules import daily_pipeline_schedule, daily_snapshot_schedule
+from product_analytics.automation.sensors import freshness_checks_sensor, run_failure_alerts
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
-from product_analytics.ingestion.resources import event_source
-from product_analytics.jobs import daily_pipeline_job, refresh_models_job, snapshot_job
-from product_analytics.operations.freshness import latest_partition_checks
-from product_analytics.operations.schedules import daily_pipeline_schedule, daily_snapshot_schedule
-from product_analytics.operations.sensors import freshness_checks_job, freshness_checks_sensor, run_failure_alerts
-from product_analytics.resources import dbt_cli, warehouse
+from product_analytics.ingestion.sources import event_source
+from product_analytics.resources.dbt import dbt_cli
+from product_analytics.resources.warehouse import warehouse
 from product_analytics.retention.assets import retention_cohorts
 from product_analytics.transform.assets import dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models
 from product_analytics.transform.checks import social_inference_matches_simulator_truth
 from product_analytics.transform.exposures import exposure_specs
-
-export_for_subprocesses()
 
 defs = Definitions(
     assets=[raw_events, raw_source_tables, dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models, retention_cohorts, *exposure_specs()],

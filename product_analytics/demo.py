@@ -16,8 +16,6 @@ import time
 import warnings
 from datetime import UTC, date, datetime, timedelta
 
-import duckdb
-
 from product_analytics.config import settings
 from product_analytics.instance import ensure_dagster_home
 
@@ -45,12 +43,13 @@ def simulate(first: date, last: date) -> None:
 
 def file_window(today: date, start: date) -> tuple[date, date]:
     """The event days the user's files hold (per the manifest), within the partitions."""
-    from product_analytics.ingestion.load import ensure_raw_schema
-    from product_analytics.ingestion.resources import event_source
+    from product_analytics.ingestion.schema import ensure_raw_schema
+    from product_analytics.ingestion.sources import event_source
+    from product_analytics.resources.warehouse import warehouse
 
     s = settings()
     s.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(s.duckdb_path)) as conn:
+    with warehouse().get_connection() as conn:
         ensure_raw_schema(conn)
         scan = event_source().prepare(conn)
         first, last = conn.execute("select min(event_date), max(event_date) from raw._file_days where rows > 0").fetchall()[0]
@@ -100,29 +99,26 @@ def _done(started: float, detail: str = "") -> None:
     print(f"      done in {time.monotonic() - started:.1f}s {detail}".rstrip(), flush=True)
 
 
-def summary(database: str) -> list[tuple[str, int]]:
+def summary(conn) -> list[tuple[str, int]]:
     """Row counts of every table and view in the warehouse."""
-    with duckdb.connect(database, read_only=True) as conn:
-        names = conn.execute(
-            "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_schema not in ('information_schema', 'pg_catalog') order by 1"
-        ).fetchall()
-        return [(name, conn.execute(f"select count(*) from {name}").fetchone()[0]) for (name,) in names]
+    names = conn.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema not in ('information_schema', 'pg_catalog') order by 1"
+    ).fetchall()
+    return [(name, conn.execute(f"select count(*) from {name}").fetchone()[0]) for (name,) in names]
 
 
-def quarantine_counts(database: str) -> list[tuple[str, int]]:
-    with duckdb.connect(database, read_only=True) as conn:
-        return conn.execute("select reason, count(*) from raw.quarantine group by 1 order by 2 desc, 1").fetchall()
+def quarantine_counts(conn) -> list[tuple[str, int]]:
+    return conn.execute("select reason, count(*) from raw.quarantine group by 1 order by 2 desc, 1").fetchall()
 
 
-def retention_figures(database: str, days: tuple[int, ...] = (1, 3, 7)) -> list[tuple[int, float]]:
-    with duckdb.connect(database, read_only=True) as conn:
-        rows = conn.execute(
-            """select period_number, avg(retention_rate) from marts.retention_cohorts
-               where grain = 'day' and period_number in (select unnest(?)) and retention_rate is not null
-               group by 1 order by 1""",
-            [list(days)],
-        ).fetchall()
+def retention_figures(conn, days: tuple[int, ...] = (1, 3, 7)) -> list[tuple[int, float]]:
+    rows = conn.execute(
+        """select period_number, avg(retention_rate) from marts.retention_cohorts
+           where grain = 'day' and period_number in (select unnest(?)) and retention_rate is not null
+           group by 1 order by 1""",
+        [list(days)],
+    ).fetchall()
     return [(n, rate) for n, rate in rows]
 
 
@@ -166,13 +162,16 @@ def main() -> None:
     print(f"      checks: {len(checks) - len(failed)} of {len(checks)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
 
     _step(4, "Summary")
-    for name, rows in summary(str(s.duckdb_path)):
+    from product_analytics.resources.warehouse import warehouse
+
+    with warehouse().get_connection() as conn:  # Dagster has stopped: nothing else holds the file
+        tables, quarantined, retention = summary(conn), quarantine_counts(conn), retention_figures(conn)
+    for name, rows in tables:
         print(f"      {name:<40} {rows:>12,}")
-    quarantined = quarantine_counts(str(s.duckdb_path))
     if quarantined:
         print("      quarantined rows (raw.quarantine): " + ", ".join(f"{reason} {n:,}" for reason, n in quarantined))
     print("      retention of the daily cohorts (mean over finished cohorts):")
-    for n, rate in retention_figures(str(s.duckdb_path)):
+    for n, rate in retention:
         print(f"        day {n:>2}: {rate:.1%}")
     run_id = runs[-1]["runId"] if runs else None
     print(f"\nOpen the UI with `make ui` (Dagster home {home}), then http://127.0.0.1:3000/runs/{run_id}")

@@ -9,8 +9,8 @@ import duckdb
 from dbt.cli.main import dbtRunner
 
 from product_analytics.config import DBT_PROJECT_DIR
-from product_analytics.ingestion.load import ensure_raw_schema
-from product_analytics.transform.partition_window import dbt_window_args
+from product_analytics.ingestion.schema import ensure_raw_schema
+from product_analytics.policies.partitions import dbt_window_args
 from product_analytics_tests.conftest import START
 
 VARS = {"start_date": START.isoformat()}
@@ -43,7 +43,7 @@ class Warehouse:
 
     def refresh_sessions(self) -> None:
         """The rebuilt models of identity and sessions (no snapshots needed)."""
-        self.dbt("run", "--select", "int_identity_map fct_sessions fct_events fct_user_sessions", "--vars", json.dumps(VARS))
+        self.dbt("run", "--select", "int_anonymous_ids_mapped fct_sessions fct_events fct_user_sessions", "--vars", json.dumps(VARS))
 
     def snapshot(self, image_day: date) -> None:
         """Snapshot the operational tables as their image of ``image_day`` shows them."""

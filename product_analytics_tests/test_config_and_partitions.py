@@ -6,7 +6,7 @@ import pytest
 
 from product_analytics.config import ConfigError, settings
 from product_analytics.demo import demo_window
-from product_analytics.partitions import days_in_window
+from product_analytics.policies.partitions import days_in_window
 
 
 def test_settings_come_from_the_environment(monkeypatch, tmp_path):
@@ -38,7 +38,7 @@ def test_bad_values_are_named_in_the_error(monkeypatch, name, value, message):
 
 
 def test_the_file_source_needs_its_folder(monkeypatch, tmp_path):
-    from product_analytics.ingestion.resources import FileSource, event_source
+    from product_analytics.ingestion.sources import FileSource, event_source
 
     monkeypatch.setenv("PA_SOURCE", "files")
     with pytest.raises(ConfigError, match="PA_SOURCE=files needs PA_EVENTS_DIR"):

@@ -13,7 +13,7 @@ from pathlib import Path
 from dagster import AssetKey, AssetsDefinition, Definitions
 
 from product_analytics.definitions import defs
-from product_analytics.resources import DUCKDB_WRITER_POOL
+from product_analytics.policies.pools import DUCKDB_WRITER_POOL
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions_graph.json"
 

@@ -10,7 +10,8 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, defi
 from product_analytics.config import settings
 from product_analytics.definitions import defs
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
-from product_analytics.resources import Warehouse
+from product_analytics.resources.dbt import dbt_cli
+from product_analytics.resources.warehouse import Warehouse
 from product_analytics.simulator.landing import events_file
 from product_analytics.transform.assets import dbt_daily_models
 
@@ -96,7 +97,7 @@ def _tables(conn, schema: str) -> list[str]:
 def test_a_five_day_backfill_equals_a_day_by_day_build(materialized, tmp_path, monkeypatch):
     """The same days, one run per day for the partitioned assets, then one run for the rest."""
     by_day_path = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("PA_DUCKDB_PATH", str(by_day_path))  # dbt's profile reads it
+    monkeypatch.setenv("PA_DUCKDB_PATH", str(by_day_path))
     partitioned = define_asset_job("by_day", selection=AssetSelection.assets(raw_events, raw_source_tables, dbt_daily_models))
     rest = define_asset_job("rest", selection=AssetSelection.all() - AssetSelection.assets(raw_events, raw_source_tables, dbt_daily_models))
     by_day = Definitions(
@@ -104,7 +105,7 @@ def test_a_five_day_backfill_equals_a_day_by_day_build(materialized, tmp_path, m
         asset_checks=defs.asset_checks,
         jobs=[partitioned, rest],
         executor=in_process_executor,
-        resources={**defs.resources, "duckdb": Warehouse(database=str(by_day_path))},
+        resources={**defs.resources, "duckdb": Warehouse(database=str(by_day_path)), "dbt": dbt_cli()},
     )
     instance = DagsterInstance.ephemeral()
     for day in DAYS:

@@ -13,9 +13,9 @@ from dagster import DagsterEventType, DagsterInstance, materialize
 
 from product_analytics.config import PROJECT_ROOT
 from product_analytics.ingestion.assets import raw_events
-from product_analytics.ingestion.resources import SimulatorSource
+from product_analytics.ingestion.sources import SimulatorSource
 from product_analytics.instance import ensure_dagster_home
-from product_analytics.resources import Warehouse
+from product_analytics.resources.warehouse import Warehouse
 from product_analytics.simulator.landing import events_file
 from product_analytics_tests.conftest import SIM_DAYS
 
@@ -94,7 +94,7 @@ def _wait_for_step(instance: DagsterInstance, step_key: str, timeout: float) -> 
 def test_a_run_killed_mid_way_then_run_again_leaves_no_duplicates_and_nothing_missing(tmp_path):
     home = ensure_dagster_home(tmp_path / "dagster_home")
     env = {**os.environ, "PA_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(home), "PA_INGEST_CLOCK": CLOCK}
-    env.pop("PA_DUCKDB_PATH", None)  # set for dbt when the definitions are imported: the warehouse goes under PA_DATA_DIR
+    env.pop("PA_DUCKDB_PATH", None)  # a dbt harness test may have set it in this worker: the warehouse goes under PA_DATA_DIR
     env["PATH"] = os.path.join(sys.prefix, "bin") + os.pathsep + env.get("PATH", "")
     first, last = date(2026, 3, 12), date(2026, 3, 13)
 

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from product_analytics.ingestion.load import ensure_raw_schema, load_events_day, load_source_day
+from product_analytics.ingestion.load import load_events_day, load_source_day
 from product_analytics.ingestion.readers import file_format
-from product_analytics.ingestion.resources import FileSource, SimulatorSource
+from product_analytics.ingestion.schema import ensure_raw_schema
+from product_analytics.ingestion.sources import FileSource, SimulatorSource
 from product_analytics.simulator.exports import FORMATS, write_export
 from product_analytics.simulator.landing import events_file
 from product_analytics_tests.conftest import SIM_DAYS

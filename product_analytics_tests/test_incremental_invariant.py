@@ -20,6 +20,7 @@ import duckdb
 import pytest
 
 from product_analytics.ingestion.load import load_events_day
+from product_analytics.ingestion.sources import simulator_export
 from product_analytics.simulator import LandingWriter, SimulationConfig
 from product_analytics.simulator.landing import events_file
 from product_analytics_tests.conftest import START
@@ -28,9 +29,9 @@ from product_analytics_tests.harness import Warehouse
 DAYS = [date(2026, 3, 20) + timedelta(days=i) for i in range(7)]
 COMPARED = [
     "intermediate.int_events_sessionized",
-    "intermediate.int_sessions",
-    "intermediate.int_identity_links",
-    "intermediate.int_identity_map",
+    "intermediate.int_sessions_aggregated",
+    "intermediate.int_anonymous_ids_linked",
+    "intermediate.int_anonymous_ids_mapped",
     "marts.fct_events",
     "marts.fct_sessions",
     "marts.fct_event_paths",
@@ -54,7 +55,7 @@ def process_in_order(warehouse: Warehouse, week: Path, rng: random.Random, lookb
         with duckdb.connect(str(warehouse.path)) as conn:
             d = first
             while d <= day:
-                load_events_day(conn, d, events_file(week / "landing", d), clock)
+                load_events_day(conn, d, simulator_export(events_file(week / "landing", d), d, clock))
                 d += timedelta(days=1)
         warehouse.build_days(first, day)
     warehouse.refresh_sessions()

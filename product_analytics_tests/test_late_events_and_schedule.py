@@ -5,9 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 from dagster import AssetCheckSeverity, RunRequest, SkipReason, build_schedule_context
 
+from product_analytics.automation.schedules import daily_pipeline_schedule, lookback_range
 from product_analytics.ingestion.assets import late_events_check
-from product_analytics.ingestion.load import ensure_raw_schema, load_events_day, missed_late_events
-from product_analytics.operations.schedules import daily_pipeline_schedule, lookback_range
+from product_analytics.ingestion.load import load_events_day
+from product_analytics.ingestion.schema import ensure_raw_schema
+from product_analytics.ingestion.sources import missed_late_events, simulator_export
 from product_analytics.simulator.landing import events_file
 from product_analytics_tests.conftest import SIM_DAYS, START
 
@@ -19,7 +21,7 @@ def test_messages_arriving_after_a_day_was_loaded_are_counted_with_their_latenes
     now = datetime(2026, 6, 1)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         ensure_raw_schema(conn)
-        load_events_day(conn, day, path, loaded_at)
+        load_events_day(conn, day, simulator_export(path, day, loaded_at))
         expected_count, expected_latest = conn.execute(
             """with day as (select * from read_parquet(?) where timestamp::date = ?)
                select count(distinct message_id), max(received_at) from day
@@ -33,7 +35,7 @@ def test_messages_arriving_after_a_day_was_loaded_are_counted_with_their_latenes
         end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time())
         assert missed[0].max_hours_late == round((expected_latest - end_of_day).total_seconds() / 3600, 1)
         # Once the day is loaded again, nothing is missing.
-        load_events_day(conn, day, path, now)
+        load_events_day(conn, day, simulator_export(path, day, now))
         assert missed_late_events(conn, {day: path}, now) == []
 
 

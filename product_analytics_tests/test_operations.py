@@ -15,9 +15,9 @@ from dagster import (
     op,
 )
 
-from product_analytics.operations.freshness import latest_partition_result
-from product_analytics.operations.schedules import daily_snapshot_schedule
-from product_analytics.operations.sensors import deliver, failure_alert
+from product_analytics.automation.freshness_checks import latest_partition_result
+from product_analytics.automation.schedules import daily_snapshot_schedule
+from product_analytics.automation.sensors import deliver, failure_alert
 
 RAW = AssetKey(["raw", "events"])
 

@@ -1,18 +1,21 @@
-"""The one helper that turns a Dagster partition window into dbt arguments."""
+"""How a Dagster partition window reaches dbt: one pure helper, and one owner of the margin."""
 
 import json
 from datetime import datetime
 
 import pytest
 
-from product_analytics.transform.partition_window import dbt_window_args
+from product_analytics.policies.partitions import PARTITION_MARGIN_DAYS, dbt_project_vars, dbt_window_args
+from product_analytics_tests.harness import Warehouse
 
 
-def test_a_window_is_widened_by_one_day_on_each_side():
+def test_a_window_is_widened_by_the_margin_on_each_side():
+    assert PARTITION_MARGIN_DAYS == 1
     args = dbt_window_args(datetime(2026, 3, 10), datetime(2026, 3, 13), {"start_date": "2026-03-01"})
     assert args[:4] == ["--event-time-start", "2026-03-09T00:00:00", "--event-time-end", "2026-03-14T00:00:00"]
     assert args[4] == "--vars"
-    assert json.loads(args[5]) == {"start_date": "2026-03-01", "window_start": "2026-03-09", "window_end": "2026-03-14"}
+    # The window itself travels only in the flags: the vars stay the same from run to run.
+    assert json.loads(args[5]) == {"start_date": "2026-03-01"}
 
 
 def test_a_single_day():
@@ -30,3 +33,20 @@ def test_a_single_day():
 def test_bad_windows_are_refused(start, end, message):
     with pytest.raises(ValueError, match=message):
         dbt_window_args(start, end, {})
+
+
+def test_the_longest_session_fits_in_the_margin():
+    """A session may run into the next day only as far as the neighbour days dbt rebuilds."""
+    rules = dbt_project_vars()
+    assert rules["session_max_hours"] <= 24 * PARTITION_MARGIN_DAYS
+    assert rules["play_session_timeout_minutes"] <= 24 * 60 * PARTITION_MARGIN_DAYS
+
+
+def test_dbt_refuses_a_session_longer_than_the_margin(tmp_path):
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    compile_with = lambda hours: warehouse.dbt(
+        "compile", "--select", "int_events_sessionized", "--vars", json.dumps({"start_date": "2026-03-01", "session_max_hours": hours})
+    )
+    compile_with(24)
+    with pytest.raises(AssertionError, match="session_max_hours=30 is longer than partition_margin_days=1"):
+        compile_with(30)

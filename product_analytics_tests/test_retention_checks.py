@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from product_analytics.retention.checks import check_retention_tables
-from product_analytics.retention.cohorts import GRAINS, retention, to_arrow
+from product_analytics.retention.cohorts import GRAINS, retention, to_frame
 
 LAST_DAY = date(2026, 3, 12)
 
@@ -25,7 +25,7 @@ def warehouse():
     user = np.array([0, 0, 0, 1, 2])
     day = np.array([(date(2026, 3, x) - date(1970, 1, 1)).days for x in (9, 10, 12, 10, 11)])
     last = (LAST_DAY - date(1970, 1, 1)).days
-    tables = [to_arrow(retention(user, day, last, grain), grain) for grain in GRAINS]
+    tables = [to_frame(retention(user, day, last, grain), grain) for grain in GRAINS]
     for i, table in enumerate(tables):
         conn.register(f"t{i}", table)
     conn.execute("create table marts.retention_cohorts as " + " union all ".join(f"select * from t{i}" for i in range(len(tables))))

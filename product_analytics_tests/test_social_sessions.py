@@ -12,12 +12,13 @@ import duckdb
 import pytest
 
 from product_analytics.ingestion.load import load_events_day
+from product_analytics.ingestion.sources import simulator_export
 from product_analytics.simulator.evaluation import social_accuracy
 from product_analytics.simulator.landing import events_file
 from product_analytics_tests.conftest import SIM_DAYS
 from product_analytics_tests.harness import VARS, Warehouse
 
-MODELS = "int_identity_map int_social_joins fct_social_session_participants fct_social_sessions"
+MODELS = "int_anonymous_ids_mapped int_social_joins_inferred fct_social_session_participants fct_social_sessions"
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +26,15 @@ def accuracy(landing, tmp_path_factory):
     warehouse = Warehouse(tmp_path_factory.mktemp("social") / "warehouse.duckdb")
     with duckdb.connect(str(warehouse.path)) as conn:
         for day in SIM_DAYS:
-            load_events_day(conn, day, events_file(landing / "landing", day), datetime(2026, 6, 1))
+            load_events_day(conn, day, simulator_export(events_file(landing / "landing", day), day, datetime(2026, 6, 1)))
     warehouse.build_days(SIM_DAYS[0], SIM_DAYS[-1])
     warehouse.dbt("build", "--select", MODELS, "--vars", json.dumps(VARS))
     with duckdb.connect() as conn:
-        for name in ("intermediate.int_social_joins", "marts.fct_social_sessions", "staging.stg_app__events"):
+        for name in ("intermediate.int_social_joins_inferred", "marts.fct_social_sessions", "staging.stg_app__events"):
             conn.register(name.split(".")[1], warehouse.table(name))
-        return social_accuracy(conn, landing / "truth")
+        return social_accuracy(
+            conn, landing / "truth", joins="int_social_joins_inferred", instances="fct_social_sessions", events="stg_app__events"
+        )
 
 
 def test_instances(accuracy):

@@ -49,7 +49,7 @@ def test_the_asset_graph_has_every_asset_and_check(ui):
     assert served["raw/events"] == ["latest_partition_loaded", "no_events_later_than_the_lookback", "quarantine_rate_within_threshold"]
     assert "unique_fct_sessions_session_id" in served["marts/fct_sessions"]
     partitioned = {"/".join(n["assetKey"]["path"]) for n in nodes if n["isPartitioned"]}
-    assert {"raw/events", "raw/users", "intermediate/int_sessions", "marts/fct_event_paths"} <= partitioned
+    assert {"raw/events", "raw/users", "intermediate/int_sessions_aggregated", "marts/fct_event_paths"} <= partitioned
     assert "marts/retention_cohorts" not in partitioned
 
 

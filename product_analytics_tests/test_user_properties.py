@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 import duckdb
 
 from product_analytics.ingestion.load import load_events_day, load_source_day
+from product_analytics.ingestion.sources import simulator_export
 from product_analytics.simulator.landing import events_file, source_file
 from product_analytics_tests.conftest import SIM_DAYS
 from product_analytics_tests.harness import VARS, Warehouse
 
-REBUILT = "int_identity_map dim_users dim_user_properties"
+REBUILT = "int_anonymous_ids_mapped dim_users dim_user_properties"
 COLUMNS = (
     "user_id, first_platform, first_game_id, first_utm_source, first_utm_medium, first_utm_campaign, "
     "country_at_signup, device_count, first_seen_at, signed_up_at, first_game_at"
@@ -31,7 +32,7 @@ def test_incremental_user_properties_equal_a_full_rebuild(landing, tmp_path):
         with duckdb.connect(str(warehouse.path)) as conn:
             d = first
             while d <= day:
-                load_events_day(conn, d, events_file(landing / "landing", d), clock)
+                load_events_day(conn, d, simulator_export(events_file(landing / "landing", d), d, clock))
                 d += timedelta(days=1)
             for table in ("users", "posts", "orders"):
                 load_source_day(conn, table, day, source_file(landing / "landing", table, day))
@@ -40,7 +41,7 @@ def test_incremental_user_properties_equal_a_full_rebuild(landing, tmp_path):
         warehouse.dbt("run", "--select", REBUILT, "--vars", json.dumps(VARS))
     incremental = warehouse.table(f"(select {COLUMNS} from marts.dim_user_properties)")
 
-    warehouse.dbt("run", "--full-refresh", "--select", f"int_device_first_values {REBUILT}", "--vars", json.dumps(VARS))
+    warehouse.dbt("run", "--full-refresh", "--select", f"int_devices_attributed {REBUILT}", "--vars", json.dumps(VARS))
     rebuilt = warehouse.table(f"(select {COLUMNS} from marts.dim_user_properties)")
 
     with duckdb.connect() as conn:

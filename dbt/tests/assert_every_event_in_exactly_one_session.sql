@@ -4,7 +4,7 @@
 -- session that started the day before).
 with processed as (
     select min(session_date) + 1 as first_day, max(session_date) as last_day
-    from {{ ref('int_sessions') }}
+    from {{ ref('int_sessions_aggregated') }}
 ),
 
 events as (

@@ -5,11 +5,12 @@ with aggregated as (
 ),
 
 counted as (
-    select event_date, count(*) as views
-    from {{ ref('stg_app__events') }}
-    where event_name = 'post_viewed' and post_id is not null
-        and event_date in (select event_date from aggregated)
-    group by event_date
+    select events.event_date, count(*) as views
+    from {{ ref('stg_app__events') }} as events
+    where
+        events.event_name = 'post_viewed' and events.post_id is not null
+        and events.event_date in (select aggregated.event_date from aggregated)
+    group by events.event_date
 )
 
 select coalesce(aggregated.event_date, counted.event_date) as event_date, aggregated.views, counted.views as events

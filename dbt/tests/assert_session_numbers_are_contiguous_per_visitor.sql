@@ -1,5 +1,6 @@
 -- Fails with the visitors whose session numbers are not exactly 1, 2, ..., n.
-select visitor_id, count(*) as sessions, min(session_number) as first_number, max(session_number) as last_number,
+select
+    visitor_id, count(*) as sessions, min(session_number) as first_number, max(session_number) as last_number,
     count(distinct session_number) as distinct_numbers
 from {{ ref('fct_sessions') }}
 group by visitor_id

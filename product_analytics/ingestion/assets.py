@@ -17,11 +17,12 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from product_analytics.ingestion.load import SOURCE_COLUMNS, EventDayStats, MissedDay, ensure_raw_schema, load_events_day, load_source_day
-from product_analytics.ingestion.resources import EventSource
-from product_analytics.operations.freshness import DAILY_FRESHNESS
-from product_analytics.partitions import daily_partitions, days_in_window, single_run_backfill
-from product_analytics.resources import DUCKDB_WRITER_POOL
+from product_analytics.ingestion.load import EventDayStats, MissedDay, load_events_day, load_source_day
+from product_analytics.ingestion.schema import SOURCE_COLUMNS, ensure_raw_schema
+from product_analytics.ingestion.sources import EventSource
+from product_analytics.policies.freshness import DAILY_FRESHNESS
+from product_analytics.policies.partitions import daily_partitions, days_in_window, single_run_backfill
+from product_analytics.policies.pools import DUCKDB_WRITER_POOL
 
 RAW_GROUP = "ingestion"
 RAW_EVENTS = AssetKey(["raw", "events"])

@@ -21,7 +21,8 @@ from pathlib import Path
 import duckdb
 
 from product_analytics.ingestion import readers, validation
-from product_analytics.ingestion.load import EVENT_COLUMNS, EVENT_JSON_COLUMNS, EventInput, MissedDay, in_transaction
+from product_analytics.ingestion.load import EventInput, MissedDay
+from product_analytics.ingestion.schema import EVENT_COLUMNS, EVENT_JSON_COLUMNS, in_transaction
 
 MANIFEST_DDL = [
     """create table if not exists raw._files (
@@ -122,10 +123,6 @@ def inputs_for_day(conn: duckdb.DuckDBPyConnection, day: date) -> list[EventInpu
         [day],
     ).fetchall()
     return [EventInput(Path(path), home, modified) for path, home, modified in rows]
-
-
-def manifest_rows(conn: duckdb.DuckDBPyConnection, day: date) -> int:
-    return conn.execute("select coalesce(sum(rows), 0) from raw._file_days where event_date = ?", [day]).fetchall()[0][0]
 
 
 def days_out_of_date(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[MissedDay]:

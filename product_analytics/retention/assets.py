@@ -1,7 +1,7 @@
 """Retention cohorts as an asset of the warehouse, with the daily matrix in its metadata."""
 
 import numpy as np
-import pyarrow as pa
+import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -14,25 +14,21 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from product_analytics.operations.freshness import DAILY_FRESHNESS
-from product_analytics.resources import DUCKDB_WRITER_POOL
+from product_analytics.policies.freshness import DAILY_FRESHNESS
+from product_analytics.policies.pools import DUCKDB_WRITER_POOL
 from product_analytics.retention.checks import check_retention_tables
-from product_analytics.retention.cohorts import GRAINS, retention, to_arrow
+from product_analytics.retention.cohorts import GRAINS, retention, to_frame
 from product_analytics.retention.render import daily_matrix, heatmap_png, markdown_image, markdown_matrix
+from product_analytics.transform.assets import model_key
 
 RETENTION = AssetKey(["marts", "retention_cohorts"])
 RETENTION_BY_ATTRIBUTE = AssetKey(["marts", "retention_cohorts_by_attribute"])
-UPSTREAM = [
-    AssetKey(["marts", "fct_events"]),
-    AssetKey(["marts", "fct_sessions"]),
-    AssetKey(["marts", "dim_user_properties"]),
-    AssetKey(["intermediate", "int_device_first_values"]),
-]
+UPSTREAM = [model_key(name) for name in ("fct_events", "fct_sessions", "dim_user_properties", "int_devices_attributed")]
 ATTRIBUTES = ["first_platform", "first_utm_source", "country_at_signup", "first_game"]
 CHECKS = ["cohort_sizes_reconcile", "rates_between_0_and_1", "unbounded_retention_never_rises", "day_0_retention_is_1"]
 
 # First values per visitor, for breakdowns: a signed-up user's acquisition properties
-# (dim_user_properties), else the device's own first values (int_device_first_values).
+# (dim_user_properties), else the device's own first values (int_devices_attributed).
 ATTRIBUTES_SQL = """
     visitors as (select distinct visitor_id, anonymous_id, user_id from marts.fct_sessions),
     per_visitor as (
@@ -45,7 +41,7 @@ ATTRIBUTES_SQL = """
             row_number() over (partition by visitors.visitor_id order by devices.first_seen_at, devices.anonymous_id) as device_rank
         from visitors
         left join marts.dim_user_properties as users on visitors.user_id = users.user_id
-        left join intermediate.int_device_first_values as devices on visitors.anonymous_id = devices.anonymous_id
+        left join intermediate.int_devices_attributed as devices on visitors.anonymous_id = devices.anonymous_id
     ),
     attributes as (
         select
@@ -86,18 +82,27 @@ def attribute_names_sql(attribute: str) -> str:
     return f"with {ATTRIBUTES_SQL} select distinct {attribute} from attributes order by 1"
 
 
-def compute_tables(activity: dict, names: dict[str, list[str]], last_day: int) -> tuple[pa.Table, pa.Table]:
-    """Both long tables from the fetched arrays (pure; the asset only fetches and writes)."""
-    user, day = activity["user_code"], activity["day"]
-    overall = pa.concat_tables([to_arrow(retention(user, day, last_day, grain), grain) for grain in GRAINS])
+def compute_tables(activity: pd.DataFrame, names: dict[str, list[str]], last_day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both long tables from the fetched activity (pure; the asset only fetches and writes).
+    The cohort arithmetic runs on the columns' numpy arrays."""
+    user, day = activity["user_code"].to_numpy(), activity["day"].to_numpy()
+    overall = pd.concat([to_frame(retention(user, day, last_day, grain), grain) for grain in GRAINS], ignore_index=True)
     parts = []
     for name in ATTRIBUTES:
         labels = [*names[name], "(unknown)"]
-        segment = np.where(activity[name] < 0, len(labels) - 1, activity[name])
+        codes = activity[name].to_numpy()
+        segment = np.where(codes < 0, len(labels) - 1, codes)
         for grain in GRAINS:
-            table = to_arrow(retention(user, day, last_day, grain, segment), grain, labels)
-            parts.append(table.add_column(0, "attribute_name", pa.array([name] * table.num_rows, pa.string())))
-    return overall, pa.concat_tables(parts)
+            frame = to_frame(retention(user, day, last_day, grain, segment), grain, labels)
+            parts.append(frame.assign(attribute_name=pd.array([name] * len(frame), dtype="string"))[["attribute_name", *frame.columns]])
+    return overall, pd.concat(parts, ignore_index=True)
+
+
+def write_table(conn, name: str, frame: pd.DataFrame) -> None:
+    """Replace ``name`` with the frame's rows (``cohort_period`` stored as a date)."""
+    conn.register("_frame", frame)
+    conn.execute(f"create or replace table {name} as select * replace (cast(cohort_period as date) as cohort_period) from _frame")
+    conn.unregister("_frame")
 
 
 @multi_asset(
@@ -128,37 +133,35 @@ def retention_cohorts(context: AssetExecutionContext, duckdb: DuckDBResource):
         if last_day is None:
             raise ValueError("marts.fct_sessions is empty: materialize the daily partitions first")
         cutoff = np.datetime64(int(last_day), "D").item()
-        activity = conn.execute(ACTIVITY_SQL, [cutoff]).fetchnumpy()
-        names = {a: [row[0] for row in conn.sql(attribute_names_sql(a)).fetchall()] for a in ATTRIBUTES}
+        activity = conn.sql(ACTIVITY_SQL, params=[cutoff]).to_arrow_table().to_pandas()
+        names = {a: conn.sql(attribute_names_sql(a)).to_arrow_table().to_pandas().iloc[:, 0].tolist() for a in ATTRIBUTES}
         overall, by_attribute = compute_tables(activity, names, int(last_day))
         conn.execute("begin transaction")
         conn.execute("create schema if not exists marts")
-        conn.register("overall", overall)
-        conn.register("by_attribute", by_attribute)
-        conn.execute("create or replace table marts.retention_cohorts as select * from overall")
-        conn.execute("create or replace table marts.retention_cohorts_by_attribute as select * from by_attribute")
+        write_table(conn, "marts.retention_cohorts", overall)
+        write_table(conn, "marts.retention_cohorts_by_attribute", by_attribute)
         conn.execute("commit")
         results = check_retention_tables(conn, cutoff)
 
     labels, sizes, rates = daily_matrix(overall)
-    day = overall.filter(pa.compute.equal(overall["grain"], "day")).to_pydict()
+    day = overall[overall["grain"] == "day"]
 
     def mean_rate(n: int) -> float:
-        values = [r for p, r in zip(day["period_number"], day["retention_rate"], strict=True) if p == n and r is not None]
-        return round(float(np.mean(values)), 4) if values else float("nan")
+        values = day.loc[day["period_number"] == n, "retention_rate"].dropna()
+        return round(float(values.mean()), 4) if len(values) else float("nan")
 
     yield MaterializeResult(
         asset_key=RETENTION,
         metadata={
-            "users": MetadataValue.int(int(len(np.unique(activity["user_code"])))),
+            "users": MetadataValue.int(int(activity["user_code"].nunique())),
             "data_through": MetadataValue.text(str(np.datetime64(int(last_day), "D"))),
             "mean_day_1_retention": MetadataValue.float(mean_rate(1)),
             "mean_day_7_retention": MetadataValue.float(mean_rate(7)),
             "daily_cohorts": MetadataValue.md(markdown_matrix(labels, sizes, rates)),
             "heatmap": MetadataValue.md(markdown_image(heatmap_png(labels, rates))),
-            "rows": MetadataValue.int(overall.num_rows),
+            "rows": MetadataValue.int(len(overall)),
         },
     )
-    yield MaterializeResult(asset_key=RETENTION_BY_ATTRIBUTE, metadata={"rows": MetadataValue.int(by_attribute.num_rows)})
+    yield MaterializeResult(asset_key=RETENTION_BY_ATTRIBUTE, metadata={"rows": MetadataValue.int(len(by_attribute))})
     for result in results:
         yield AssetCheckResult(asset_key=RETENTION, **result)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
+import pandas as pd
 
 GRAINS = {"day": 30, "week": 12, "month": 6}  # grain -> largest period number reported
 
@@ -131,20 +131,21 @@ def retention(user: np.ndarray, day: np.ndarray, last_day: int, grain: str, segm
     )
 
 
-def to_arrow(result: Retention, grain: str, segment_names: list[str] | None = None) -> pa.Table:
-    """The long table of ``retention_cohorts`` (with ``segment`` as text when names are given)."""
+def to_frame(result: Retention, grain: str, segment_names: list[str] | None = None) -> pd.DataFrame:
+    """The long table of ``retention_cohorts`` (with ``attribute_value`` when segment names are
+    given); unfinished periods hold nulls (pandas' nullable integer and float types)."""
     rate, unbounded_rate = result.rates()
-    finished = result.finished
+    unfinished = ~result.finished
     columns = {
-        "grain": pa.array([grain] * len(result.cohort), pa.string()),
-        "cohort_period": pa.array(period_first_day(result.cohort, grain).astype("datetime64[D]")),
-        "period_number": pa.array(result.period_number, pa.int64()),
-        "cohort_size": pa.array(result.cohort_size, pa.int64()),
-        "retained_users": pa.array(result.retained, pa.int64(), mask=~finished),
-        "retention_rate": pa.array(rate, pa.float64(), mask=~finished),
-        "unbounded_retained_users": pa.array(result.unbounded_retained, pa.int64(), mask=~finished),
-        "unbounded_retention_rate": pa.array(unbounded_rate, pa.float64(), mask=~finished),
+        "grain": pd.array([grain] * len(result.cohort), dtype="string"),
+        "cohort_period": period_first_day(result.cohort, grain).astype("datetime64[D]"),
+        "period_number": pd.array(result.period_number, dtype="Int64"),
+        "cohort_size": pd.array(result.cohort_size, dtype="Int64"),
+        "retained_users": pd.arrays.IntegerArray(result.retained.astype("int64"), unfinished),
+        "retention_rate": pd.arrays.FloatingArray(rate.astype("float64"), unfinished),
+        "unbounded_retained_users": pd.arrays.IntegerArray(result.unbounded_retained.astype("int64"), unfinished),
+        "unbounded_retention_rate": pd.arrays.FloatingArray(unbounded_rate.astype("float64"), unfinished),
     }
     if segment_names is not None:
-        columns = {"attribute_value": pa.array(np.array(segment_names, dtype=object)[result.segment], pa.string()), **columns}
-    return pa.table(columns)
+        columns = {"attribute_value": pd.array(np.array(segment_names, dtype=object)[result.segment], dtype="string"), **columns}
+    return pd.DataFrame(columns)

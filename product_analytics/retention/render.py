@@ -11,26 +11,22 @@ matplotlib.use("Agg")  # no display: render straight to PNG
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
+import pandas as pd  # noqa: E402
 
 MATRIX_COHORTS = 14
 MATRIX_DAYS = 14
 
 
-def daily_matrix(table: pa.Table) -> tuple[list[str], list[int], np.ndarray]:
+def daily_matrix(table: pd.DataFrame) -> tuple[list[str], list[int], np.ndarray]:
     """The last cohorts of the day grain x day numbers 0..14: (labels, sizes, rates with NaN)."""
-    rows = table.filter(pa.compute.equal(table["grain"], "day")).to_pydict()
-    cohorts = sorted(set(rows["cohort_period"]))[-MATRIX_COHORTS:]
-    index = {c: i for i, c in enumerate(cohorts)}
-    rates = np.full((len(cohorts), MATRIX_DAYS + 1), np.nan)
-    sizes = [0] * len(cohorts)
-    for cohort, n, size, rate in zip(
-        rows["cohort_period"], rows["period_number"], rows["cohort_size"], rows["retention_rate"], strict=True
-    ):
-        if cohort in index and n <= MATRIX_DAYS:
-            sizes[index[cohort]] = size
-            rates[index[cohort], n] = np.nan if rate is None else rate
-    return [c.isoformat() for c in cohorts], sizes, rates
+    day = table[(table["grain"] == "day") & (table["period_number"] <= MATRIX_DAYS)]
+    cohorts = sorted(day["cohort_period"].unique())[-MATRIX_COHORTS:]
+    day = day[day["cohort_period"].isin(cohorts)]
+    grid = day.pivot(index="cohort_period", columns="period_number", values="retention_rate")
+    grid = grid.reindex(index=cohorts, columns=range(MATRIX_DAYS + 1))
+    sizes = day.groupby("cohort_period")["cohort_size"].first().reindex(cohorts).fillna(0).astype(int).tolist()
+    rates = grid.astype("float64").to_numpy(na_value=np.nan)
+    return [pd.Timestamp(c).date().isoformat() for c in cohorts], sizes, rates
 
 
 def markdown_matrix(labels: list[str], sizes: list[int], rates: np.ndarray) -> str:

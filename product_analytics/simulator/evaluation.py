@@ -17,31 +17,34 @@ def _precision_recall(conn: duckdb.DuckDBPyConnection, predicted: str, expected:
     }
 
 
-def social_accuracy(conn: duckdb.DuckDBPyConnection, truth_dir: Path) -> dict[str, dict[str, float]]:
-    """Precision and recall of social instances and of their joins.
+def social_accuracy(
+    conn: duckdb.DuckDBPyConnection, truth_dir: Path, joins: str, instances: str, events: str
+) -> dict[str, dict[str, float]]:
+    """Precision and recall of inferred social instances and of their joins.
 
-    ``conn`` must see ``int_social_joins``, ``fct_social_sessions`` and ``stg_app__events``
-    (as tables or views of those names). The truth is restricted to what the loaded
-    events can show: instances created, and joins made, in them.
+    ``joins`` (instance_id, join_event_id, matched_by), ``instances`` (instance_id) and
+    ``events`` (event_id: every loaded message) name the warehouse relations to measure.
+    The truth is restricted to what the loaded events can show: instances created, and
+    joins made, in them.
     """
     conn.execute(f"create or replace temp view truth_instances as select * from read_parquet('{truth_dir}/instances/*.parquet')")
     conn.execute(f"create or replace temp view truth_members as select * from read_parquet('{truth_dir}/members/*.parquet')")
-    loaded = "select event_id from stg_app__events"
-    instances = _precision_recall(
+    loaded = f"select event_id from {events}"
+    found_instances = _precision_recall(
         conn,
-        "select instance_id from fct_social_sessions",
+        f"select instance_id from {instances}",
         f"select instance_id from truth_instances where message_id in ({loaded})",
     )
     participants = _precision_recall(
         conn,
-        "select instance_id, join_event_id from int_social_joins",
+        f"select instance_id, join_event_id from {joins}",
         f"""select m.instance_id, m.message_id from truth_members m join truth_instances i using (instance_id)
             where m.message_id in ({loaded}) and i.message_id in ({loaded})""",
     )
     inferred = _precision_recall(
         conn,
-        "select instance_id, join_event_id from int_social_joins where matched_by = 'inferred'",
-        """select instance_id, message_id from truth_members
-           where message_id in (select join_event_id from int_social_joins where matched_by = 'inferred')""",
+        f"select instance_id, join_event_id from {joins} where matched_by = 'inferred'",
+        f"""select instance_id, message_id from truth_members
+            where message_id in (select join_event_id from {joins} where matched_by = 'inferred')""",
     )
-    return {"instances": instances, "participants": participants, "inferred_joins": inferred}
+    return {"instances": found_instances, "participants": participants, "inferred_joins": inferred}

@@ -55,9 +55,10 @@ KINDS = [
     "checkout_started",
     "order_completed",
 ]
-K = {name: i for i, name in enumerate(KINDS)}
+# Names to the small integer codes the vectorized arrays hold.
+KIND_CODE = {name: i for i, name in enumerate(KINDS)}
 VIEW_NAMES = ["Home", "Feed", "Game", "Product", "Checkout", "Sign up", "Log in", "Create post", "Shared link", "Invite"]
-V = {name: i for i, name in enumerate(VIEW_NAMES)}
+VIEW_CODE = {name: i for i, name in enumerate(VIEW_NAMES)}
 GAPS = {"normal": 0, "quick": 1, "play": 2}
 
 BLOCKS: dict[str, list[tuple[str, str | None, str]]] = {
@@ -112,7 +113,7 @@ BLOCKS: dict[str, list[tuple[str, str | None, str]]] = {
         ("game_ended", None, "play"),
     ],
 }
-B = {name: i for i, name in enumerate(BLOCKS)}
+BLOCK_CODE = {name: i for i, name in enumerate(BLOCKS)}
 RANDOM_BLOCKS = {
     "browse": 0.27,
     "browse_like": 0.12,
@@ -124,24 +125,26 @@ RANDOM_BLOCKS = {
     "shop_add": 0.07,
     "shop_checkout": 0.04,
 }
-_RANDOM_IDS = np.array([B[b] for b in RANDOM_BLOCKS])
+_RANDOM_IDS = np.array([BLOCK_CODE[b] for b in RANDOM_BLOCKS])
 _RANDOM_CUM = np.cumsum(list(RANDOM_BLOCKS.values())) / sum(RANDOM_BLOCKS.values())
 
+# The block templates as arrays: per block, its length and, per position, the event kind,
+# the view (-1: none) and the kind of gap before the event.
 _MAXLEN = max(len(t) for t in BLOCKS.values())
-T_LEN = np.array([len(t) for t in BLOCKS.values()])
-T_KIND = np.full((len(BLOCKS), _MAXLEN), -1, dtype=np.int8)
-T_VIEW = np.full((len(BLOCKS), _MAXLEN), -1, dtype=np.int8)
-T_GAP = np.zeros((len(BLOCKS), _MAXLEN), dtype=np.int8)
+BLOCK_LENGTHS = np.array([len(t) for t in BLOCKS.values()])
+BLOCK_KINDS = np.full((len(BLOCKS), _MAXLEN), -1, dtype=np.int8)
+BLOCK_VIEWS = np.full((len(BLOCKS), _MAXLEN), -1, dtype=np.int8)
+BLOCK_GAPS = np.zeros((len(BLOCKS), _MAXLEN), dtype=np.int8)
 for _b, _template in enumerate(BLOCKS.values()):
     for _i, (_kind, _view, _gap) in enumerate(_template):
-        T_KIND[_b, _i] = K[_kind]
-        T_VIEW[_b, _i] = V[_view] if _view else -1
-        T_GAP[_b, _i] = GAPS[_gap]
+        BLOCK_KINDS[_b, _i] = KIND_CODE[_kind]
+        BLOCK_VIEWS[_b, _i] = VIEW_CODE[_view] if _view else -1
+        BLOCK_GAPS[_b, _i] = GAPS[_gap]
 
 _GAP_BASE = np.array([2_000.0, 500.0, 30_000.0])  # normal, quick, play (ms)
 _GAP_MEAN = np.array([35_000.0, 6_000.0, 150_000.0])
 IDENTIFY_OFFSET = 2  # in a sign-up / log-in session: [open, "Sign up" view, identify, ...]
-_IS_CREATION = np.isin(np.arange(len(KINDS)), [K["result_shared"], K["invite_sent"]])
+_IS_CREATION = np.isin(np.arange(len(KINDS)), [KIND_CODE["result_shared"], KIND_CODE["invite_sent"]])
 
 
 @dataclass
@@ -167,7 +170,7 @@ def _concat_sessions(parts: list[Sessions]) -> Sessions:
 
 
 def _open_block(platform: np.ndarray) -> np.ndarray:
-    return np.where(platform == catalog.WEB, B["open_web"], B["open_app"])
+    return np.where(platform == catalog.WEB, BLOCK_CODE["open_web"], BLOCK_CODE["open_app"])
 
 
 class DayGenerator:
@@ -248,7 +251,11 @@ class DayGenerator:
         device = self._available_device(person)
         device = np.where(signup_today[person] | (arrival[person] & ~referred_arrival[person]), 0, device)
         device = np.where(is_special & (new_device[person] > 0), new_device[person], device)
-        special = np.where(is_special & signup_today[person], B["signup"], np.where(is_special & (new_device[person] > 0), B["login"], -1))
+        special = np.where(
+            is_special & signup_today[person],
+            BLOCK_CODE["signup"],
+            np.where(is_special & (new_device[person] > 0), BLOCK_CODE["login"], -1),
+        )
         ident = self._ident_mode(person, device)
         ident = np.where(special >= 0, 2, ident)
         # The signup day's later sessions run on the now identified first device.
@@ -260,8 +267,8 @@ class DayGenerator:
             person, device, start, _open_block(p["platform"][person, device]), special=special, ident=ident, channel=channel
         )
 
-        posts = self._stream_sessions(self.posts["creator_pid"], self.posts["created_ms"], B["post"])
-        orders = self._stream_sessions(self.orders["buyer_pid"], self.orders["created_ms"] - 200_000, B["shop_order"])
+        posts = self._stream_sessions(self.posts["creator_pid"], self.posts["created_ms"], BLOCK_CODE["post"])
+        orders = self._stream_sessions(self.orders["buyer_pid"], self.orders["created_ms"] - 200_000, BLOCK_CODE["shop_order"])
         return _concat_sessions([own, posts, orders])
 
     def _stream_sessions(self, pids: np.ndarray, at_ms: np.ndarray, tail_block: int) -> Sessions:
@@ -312,7 +319,9 @@ class DayGenerator:
             _special_start(self.cfg, p["pid"][person], d),
         )
         is_invite = np.where(inst >= 0, instances["is_invite"][np.maximum(inst, 0)], False)
-        lead = np.where(inst < 0, _open_block(p["platform"][person, device]), np.where(is_invite, B["join_invite"], B["join_share"]))
+        lead = np.where(
+            inst < 0, _open_block(p["platform"][person, device]), np.where(is_invite, BLOCK_CODE["join_invite"], BLOCK_CODE["join_share"])
+        )
         first_touch = np.r_[np.full(len(person) - len(referred), -1), np.full(len(referred), catalog.REFERRAL)]
         return self._session_frame(
             person,
@@ -343,29 +352,29 @@ class DayGenerator:
         # Shares and invites need a known user; before identification it is a plain game.
         ident = s.ident[b_sess]
         block_identified = (ident == 1) | ((ident == 2) & (b_pos >= 2))
-        social = (btype == B["play_share"]) | (btype == B["play_invite"])
-        btype = np.where(social & ~block_identified, B["play"], btype)
+        social = (btype == BLOCK_CODE["play_share"]) | (btype == BLOCK_CODE["play_invite"])
+        btype = np.where(social & ~block_identified, BLOCK_CODE["play"], btype)
         if len(self.recent_posts) == 0:
-            btype = np.where((btype == B["browse"]) | (btype == B["browse_like"]), B["shop_view"], btype)
+            btype = np.where((btype == BLOCK_CODE["browse"]) | (btype == BLOCK_CODE["browse_like"]), BLOCK_CODE["shop_view"], btype)
         b_game = np.where(rng.random(len(b_sess)) < 0.75, s.favorite_game[b_sess], self._games(len(b_sess)))
         # A join opens the game of the share or invite it follows.
-        is_join = (btype == B["join_share"]) | (btype == B["join_invite"])
+        is_join = (btype == BLOCK_CODE["join_share"]) | (btype == BLOCK_CODE["join_invite"])
         b_game = np.where(is_join, s.favorite_game[b_sess], b_game)
         b_mode = np.minimum(np.searchsorted(np.cumsum(catalog.GAME_MODE_WEIGHTS), rng.random(len(b_sess))), 2)
         b_product = rng.integers(0, len(catalog.PRODUCTS), size=len(b_sess))
-        is_order = btype == B["shop_order"]
+        is_order = btype == BLOCK_CODE["shop_order"]
         order_ref = np.where(is_order, s.stream_ref[b_sess], -1)
         b_product = np.where(is_order, self.orders["product"][np.maximum(order_ref, 0)] if len(self.orders["product"]) else 0, b_product)
         b_post = rng.integers(0, max(len(self.recent_posts), 1), size=len(b_sess))
 
-        lengths = T_LEN[btype]
+        lengths = BLOCK_LENGTHS[btype]
         n_e = int(lengths.sum())
         block_first_event = np.cumsum(lengths) - lengths
         e_block = np.repeat(np.arange(len(b_sess), dtype=np.int32), lengths)
         flat = np.repeat(btype * _MAXLEN - block_first_event, lengths) + np.arange(n_e)  # template cell per event
-        kind = T_KIND.ravel()[flat]
-        view = T_VIEW.ravel()[flat]
-        gap_kind = T_GAP.ravel()[flat]
+        kind = BLOCK_KINDS.ravel()[flat]
+        view = BLOCK_VIEWS.ravel()[flat]
+        gap_kind = BLOCK_GAPS.ravel()[flat]
         e_sess = b_sess[e_block]
 
         u = rng.random((2, n_e))
@@ -483,7 +492,7 @@ def _instances(gen: DayGenerator, ev: dict[str, np.ndarray]) -> dict[str, np.nda
         "event_index": index,
         "time_ms": ev["true_ms"][creators],
         "creator_pid": gen.people["pid"][ev["person"][creators]],
-        "is_invite": ev["kind"][creators] == K["invite_sent"],
+        "is_invite": ev["kind"][creators] == KIND_CODE["invite_sent"],
         "game": ev["game"][creators],
         "destination": (
             hash64(gen.cfg.seed, "destination", (np.uint64(gen.d) << np.uint64(40)) | index.astype(np.uint64)) & np.uint64(1)
@@ -611,15 +620,15 @@ def _assemble(
     view = ev["view"]
     game = ev["game"]
     path = np.where(view >= 0, _VIEW_PATH[view] + _VIEW_PATH_STEP[view] * game, -1)
-    path = np.where(view == V["Product"], path + ev["product"], path)
+    path = np.where(view == VIEW_CODE["Product"], path + ev["product"], path)
     path = np.where(web, path, -1)
     referrer = np.where(ev["session_first"] & web & (channel >= 0), _CHANNEL_REFERRER[np.maximum(channel, 0)], -1)
     referrer = np.where(ev["session_first"] & web & (ev["instance"] >= 0), len(REFERRERS) - 1, referrer)
-    event_type = np.where(kind == K["view"], np.where(web, 1, 2), np.where(kind == K["identify"], 3, 0))
-    track_name = np.where((kind == K["view"]) | (kind == K["identify"]), -1, kind)
+    event_type = np.where(kind == KIND_CODE["view"], np.where(web, 1, 2), np.where(kind == KIND_CODE["identify"], 3, 0))
+    track_name = np.where((kind == KIND_CODE["view"]) | (kind == KIND_CODE["identify"]), -1, kind)
 
     properties = _properties(cfg, gen, ev, instances, inst_ids, creator_uids, rng)
-    identify = np.flatnonzero(kind == K["identify"])
+    identify = np.flatnonzero(kind == KIND_CODE["identify"])
     traits = _Scatter(n)
     traits.put(
         identify,
@@ -817,7 +826,7 @@ def _truth(gen, ev, instances, table, ids, session, session_anon, session_uid) -
             "created_at": table["timestamp"].take(creation),
         }
     )
-    j = np.flatnonzero(np.isin(ev["kind"], [K["invite_accepted"], K["shared_link_opened"]]))
+    j = np.flatnonzero(np.isin(ev["kind"], [KIND_CODE["invite_accepted"], KIND_CODE["shared_link_opened"]]))
     who = ev["person"][j]
     members = pa.table(
         {
@@ -843,7 +852,7 @@ def _truth(gen, ev, instances, table, ids, session, session_anon, session_uid) -
             "utm_campaign": table["context_campaign_name"].take(arrow_first).cast(pa.string()),
         }
     )
-    started = np.flatnonzero(ev["kind"] == K["game_started"])
+    started = np.flatnonzero(ev["kind"] == KIND_CODE["game_started"])
     first_game = started[_first_per_group(ev["person"][started], ts[started])]
     games = pa.table(
         {

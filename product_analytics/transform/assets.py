@@ -10,23 +10,23 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetSpec
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster import AssetExecutionContext, AssetKey, AssetSpec
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
 from dagster_duckdb import DuckDBResource
 
 from product_analytics.config import settings
-from product_analytics.operations.freshness import DAILY_FRESHNESS, FRESH_MODELS
-from product_analytics.partitions import daily_partitions, single_run_backfill
+from product_analytics.policies.freshness import FRESHNESS_POLICIES
+from product_analytics.policies.partitions import daily_partitions, dbt_window_args, single_run_backfill
+from product_analytics.policies.pools import DUCKDB_WRITER_POOL
 from product_analytics.project import dbt_project
-from product_analytics.resources import DUCKDB_WRITER_POOL
-from product_analytics.transform.partition_window import dbt_window_args
 
 DAILY_SELECTION = "tag:daily"
 SNAPSHOT_SELECTION = "resource_type:snapshot tag:snapshot_input"
 
 
 class ProductAnalyticsTranslator(DagsterDbtTranslator):
-    """Groups models by their top folder (staging, intermediate, marts)."""
+    """Groups models by their top folder (staging, intermediate, marts); freshness from the
+    model's ``meta.freshness`` (owners come from ``meta.dagster.owners``, read by the default)."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -34,8 +34,11 @@ class ProductAnalyticsTranslator(DagsterDbtTranslator):
         fqn = props.get("fqn", [])
         if props["resource_type"] == "model" and len(fqn) > 2:
             spec = spec.replace_attributes(group_name=fqn[1])
-        if props["resource_type"] == "model" and props["name"] in FRESH_MODELS:
-            spec = spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+        freshness = props.get("meta", {}).get("freshness")
+        if freshness is not None:
+            if freshness not in FRESHNESS_POLICIES:
+                raise ValueError(f"{unique_id}: meta.freshness={freshness!r} is not one of {', '.join(FRESHNESS_POLICIES)}")
+            spec = spec.replace_attributes(freshness_policy=FRESHNESS_POLICIES[freshness])
         return spec
 
 
@@ -131,3 +134,19 @@ def dbt_snapshots(context: AssetExecutionContext, dbt: DbtCliResource, duckdb: D
 def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Models rebuilt whole from their inputs: the identity map, attributed marts, dimensions."""
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars())], context=context).stream()
+
+
+def model_key(name: str) -> AssetKey:
+    """The asset key of a dbt model or snapshot, as the translator gives it (every definition
+    holds the whole manifest, so any of them answers for any model)."""
+    return get_asset_key_for_model([dbt_unpartitioned_models], name)
+
+
+def model_relation(name: str) -> str:
+    """``schema.table`` of the relation a dbt model builds, from dbt's manifest (without the
+    database, which is the warehouse file's stem)."""
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    found = [f"{n['schema']}.{n['alias']}" for n in nodes if n["name"] == name and n["resource_type"] in ("model", "snapshot")]
+    if len(found) != 1:
+        raise KeyError(f"no dbt model named {name!r}")
+    return found[0]

@@ -1,18 +1,19 @@
 """Python asset checks on dbt models."""
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue, asset_check
+from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 from dagster_duckdb import DuckDBResource
 
 from product_analytics.config import settings
-from product_analytics.resources import DUCKDB_WRITER_POOL
+from product_analytics.policies.pools import DUCKDB_WRITER_POOL
 from product_analytics.simulator.evaluation import social_accuracy
+from product_analytics.transform.assets import model_key, model_relation
 
 MIN_SOCIAL_ACCURACY = 0.95
 
 
 @asset_check(
-    asset=AssetKey(["marts", "fct_social_sessions"]),
-    additional_deps=[AssetKey(["intermediate", "int_social_joins"])],
+    asset=model_key("fct_social_sessions"),
+    additional_deps=[model_key("int_social_joins_inferred")],
     description="Precision and recall of the inferred social sessions against the simulator's ground truth.",
     pool=DUCKDB_WRITER_POOL,  # it opens the warehouse, which a writer may hold
 )
@@ -21,10 +22,8 @@ def social_inference_matches_simulator_truth(duckdb: DuckDBResource) -> AssetChe
     if not (truth_dir / "members").exists():
         return AssetCheckResult(passed=True, description="No simulator ground truth: nothing to measure against.")
     with duckdb.get_connection() as conn:
-        conn.execute("create or replace temp view int_social_joins as select * from intermediate.int_social_joins")
-        conn.execute("create or replace temp view fct_social_sessions as select * from marts.fct_social_sessions")
-        conn.execute("create or replace temp view stg_app__events as select * from staging.stg_app__events")
-        accuracy = social_accuracy(conn, truth_dir)
+        relations = {"joins": "int_social_joins_inferred", "instances": "fct_social_sessions", "events": "stg_app__events"}
+        accuracy = social_accuracy(conn, truth_dir, **{role: model_relation(name) for role, name in relations.items()})
     lowest = min(accuracy[k][m] for k in ("instances", "participants") for m in ("precision", "recall"))
     return AssetCheckResult(
         passed=lowest >= MIN_SOCIAL_ACCURACY,

@@ -17,7 +17,7 @@ posts as (
 
 active_days as (
 
-    select distinct user_id, event_date from {{ ref('int_identity_links') }}
+    select distinct user_id, event_date from {{ ref('int_anonymous_ids_linked') }}
 
 ),
 
@@ -50,7 +50,7 @@ final as (
     from per_creator
     left join active_days
         on per_creator.creator_user_id = active_days.user_id
-        and per_creator.event_date = active_days.event_date
+            and per_creator.event_date = active_days.event_date
 
 )
 

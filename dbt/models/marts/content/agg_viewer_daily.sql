@@ -6,21 +6,15 @@ with
 
 device_days as (
 
-    select * from {{ ref('int_device_daily_activity') }}
+    select * from {{ ref('int_device_days_aggregated') }}
 
 ),
 
 device_sessions as (
 
     select anonymous_id, session_date as event_date, count(*) as sessions
-    from {{ ref('int_sessions') }}
+    from {{ ref('int_sessions_aggregated') }}
     group by anonymous_id, session_date
-
-),
-
-identity_map as (
-
-    select * from {{ ref('int_identity_map') }}
 
 ),
 
@@ -36,22 +30,27 @@ combined as (
     from device_days
     full outer join device_sessions
         on device_days.anonymous_id = device_sessions.anonymous_id
-        and device_days.event_date = device_sessions.event_date
+            and device_days.event_date = device_sessions.event_date
+
+),
+
+with_visitor as (
+
+    {{ with_visitor('combined') }}
 
 ),
 
 final as (
 
     select
-        coalesce(identity_map.user_id, combined.anonymous_id) as visitor_id,
-        combined.event_date,
-        sum(combined.sessions) as sessions,
-        sum(combined.event_count) as event_count,
-        sum(combined.posts_viewed) as posts_viewed,
-        sum(combined.posts_liked) as posts_liked
-    from combined
-    left join identity_map on combined.anonymous_id = identity_map.anonymous_id
-    group by 1, 2
+        visitor_id,
+        event_date,
+        sum(sessions) as sessions,
+        sum(event_count) as event_count,
+        sum(posts_viewed) as posts_viewed,
+        sum(posts_liked) as posts_liked
+    from with_visitor
+    group by visitor_id, event_date
 
 )
 

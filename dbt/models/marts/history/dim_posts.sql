@@ -53,8 +53,8 @@ final as (
     from numbered
     left join users as creator
         on numbered.creator_user_id = creator.user_id
-        and numbered.created_at >= creator.valid_from
-        and (creator.valid_to is null or numbered.created_at < creator.valid_to)
+            and numbered.created_at >= creator.valid_from
+            and (creator.valid_to is null or numbered.created_at < creator.valid_to)
 
 )
 

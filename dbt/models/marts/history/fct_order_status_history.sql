@@ -45,7 +45,11 @@ final as (
         valid_from,
         valid_to,
         {{ elapsed_microseconds('valid_from', 'valid_to') }} / 1000000.0 as duration_seconds
-    from (select * from observed union all select * from placed_before_first_image) as statuses
+    from (
+        select * from observed
+        union all
+        select * from placed_before_first_image
+    ) as statuses
 
 )
 

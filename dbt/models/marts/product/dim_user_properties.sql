@@ -16,7 +16,7 @@ with
 
 identity_map as (
 
-    select * from {{ ref('int_identity_map') }}
+    select * from {{ ref('int_anonymous_ids_mapped') }}
 
 ),
 
@@ -24,7 +24,7 @@ identity_map as (
 touched_users as (
 
     select distinct identity_map.user_id
-    from {{ ref('int_device_first_values') }} as devices
+    from {{ ref('int_devices_attributed') }} as devices
     inner join identity_map on devices.anonymous_id = identity_map.anonymous_id
     where devices.refreshed_at > (select coalesce(max(source_refreshed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
 
@@ -34,7 +34,7 @@ touched_users as (
 devices as (
 
     select devices.*, identity_map.user_id
-    from {{ ref('int_device_first_values') }} as devices
+    from {{ ref('int_devices_attributed') }} as devices
     inner join identity_map on devices.anonymous_id = identity_map.anonymous_id
     {% if is_incremental() -%}
     where identity_map.user_id in (select user_id from touched_users)

@@ -4,12 +4,7 @@ with
 
 joins as (
 
-    select
-        joins.*,
-        coalesce(identity_map.user_id, joins.anonymous_id) as visitor_id,
-        identity_map.user_id
-    from {{ ref('int_social_joins') }} as joins
-    left join {{ ref('int_identity_map') }} as identity_map on joins.anonymous_id = identity_map.anonymous_id
+    {{ with_visitor(ref('int_social_joins_inferred'), user_id_as='user_id') }}
 
 ),
 

@@ -30,9 +30,9 @@ games_after_joining as (
     from participants
     inner join {{ ref('stg_app__events') }} as games
         on games.anonymous_id = participants.anonymous_id
-        and games.event_name = 'game_started'
-        and games.event_at >= participants.joined_at
-        and games.event_at <= {{ dbt.dateadd('minute', var('social_followup_minutes'), 'participants.joined_at') }}
+            and games.event_name = 'game_started'
+            and games.event_at >= participants.joined_at
+            and games.event_at <= {{ dbt.dateadd('minute', var('social_followup_minutes'), 'participants.joined_at') }}
     group by participants.instance_id
 
 ),

@@ -19,7 +19,7 @@ game_events as (
 
     select event_id, anonymous_id, event_name, game_id, game_mode, score, game_duration_seconds, platform, event_at
     from {{ ref('stg_app__events') }}
-    where {{ in_batch_window('event_date', days_before=0, days_after=1) }}
+    where {{ in_batch_window('event_date', days_after=partition_margin_days()) }}
         and event_name in ('game_started', 'game_ended')
 
 ),
@@ -53,11 +53,11 @@ ends as (
     from starts
     inner join game_events as ends
         on ends.anonymous_id = starts.anonymous_id
-        and ends.event_name = 'game_ended'
-        and ends.game_id = starts.game_id
-        and ends.event_at >= starts.event_at
-        and (starts.next_start_at is null or ends.event_at <= starts.next_start_at)
-        and ends.event_at <= {{ dbt.dateadd('minute', var('play_session_timeout_minutes'), 'starts.event_at') }}
+            and ends.event_name = 'game_ended'
+            and ends.game_id = starts.game_id
+            and ends.event_at >= starts.event_at
+            and (starts.next_start_at is null or ends.event_at <= starts.next_start_at)
+            and ends.event_at <= {{ dbt.dateadd('minute', var('play_session_timeout_minutes'), 'starts.event_at') }}
 
 ),
 
@@ -78,7 +78,7 @@ final as (
 
         -- measures
         {{ elapsed_microseconds('starts.event_at', 'coalesce(ends.ended_at, least(' ~ dbt.dateadd('minute', var('play_session_timeout_minutes'), 'starts.event_at') ~ ', coalesce(starts.next_start_at, ' ~ dbt.dateadd('minute', var('play_session_timeout_minutes'), 'starts.event_at') ~ ')))') }}
-            / 1000000.0 as duration_seconds,
+        / 1000000.0 as duration_seconds,
 
         -- timestamps
         starts.event_at as started_at,

@@ -7,28 +7,13 @@ with
 
 events as (
 
-    select * from {{ ref('stg_app__events') }}
-
-),
-
-identity_map as (
-
-    select * from {{ ref('int_identity_map') }}
+    select event_id, anonymous_id, event_name, event_at, event_date from {{ ref('stg_app__events') }}
 
 ),
 
 mapped as (
 
-    select
-        events.event_id,
-        events.anonymous_id,
-        identity_map.user_id,
-        coalesce(identity_map.user_id, events.anonymous_id) as visitor_id,
-        events.event_name,
-        events.event_at,
-        events.event_date
-    from events
-    left join identity_map on events.anonymous_id = identity_map.anonymous_id
+    {{ with_visitor('events', user_id_as='user_id') }}
 
 ),
 

@@ -1,25 +1,18 @@
-"""Resources shared by every domain: the DuckDB warehouse and the dbt CLI."""
+"""The DuckDB warehouse resource: waits for a lock held outside Dagster, then fails clearly."""
 
 from __future__ import annotations
 
-import shutil
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import duckdb
 from dagster import InitResourceContext
-from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from product_analytics.config import settings
-from product_analytics.project import dbt_project
-
-# Every asset that writes to DuckDB runs in this pool; dagster.yaml gives it one slot,
-# because DuckDB allows a single writing process per file.
-DUCKDB_WRITER_POOL = "duckdb_writer"
+from product_analytics.policies.pools import DUCKDB_WRITER_POOL
+from product_analytics.resources.recovery import free_slots_of_dead_runs
 
 
 class WarehouseLockedError(RuntimeError):
@@ -36,8 +29,6 @@ class Warehouse(DuckDBResource):
         """Before the run's first step: give back the writer slots of runs that were killed."""
         if context.instance is None:
             return
-        from product_analytics.operations.recovery import free_slots_of_dead_runs
-
         run_id = context.dagster_run.run_id if context.dagster_run else None
         for freed in free_slots_of_dead_runs(context.instance, run_id):
             context.log.warning(f"run {freed} held a DuckDB writer slot but its process is gone: marked failed, slot freed")
@@ -72,15 +63,3 @@ class Warehouse(DuckDBResource):
 def warehouse() -> Warehouse:
     s = settings()
     return Warehouse(database=str(s.duckdb_path), lock_timeout_seconds=s.lock_timeout_seconds)
-
-
-def dbt_executable() -> str:
-    """dbt from this interpreter's environment, so Dagster needs no activated virtualenv."""
-    for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
-        if (folder / "dbt").exists():
-            return str(folder / "dbt")
-    return shutil.which("dbt") or "dbt"
-
-
-def dbt_cli() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())

@@ -4,11 +4,9 @@ from datetime import date, timedelta
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
+from product_analytics.automation.jobs import daily_pipeline_job, snapshot_job
 from product_analytics.config import settings
-from product_analytics.jobs import daily_pipeline_job, snapshot_job
-
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
+from product_analytics.policies.partitions import range_tags
 
 
 def lookback_range(run_day: date, lookback_days: int, first_day: date) -> tuple[date, date] | None:
@@ -17,10 +15,6 @@ def lookback_range(run_day: date, lookback_days: int, first_day: date) -> tuple[
     if last < first_day:
         return None
     return max(first_day, last - timedelta(days=lookback_days)), last
-
-
-def range_tags(first: date, last: date) -> dict[str, str]:
-    return {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
 
 
 @schedule(

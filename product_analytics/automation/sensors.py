@@ -6,20 +6,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import (
-    AssetSelection,
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
     SensorEvaluationContext,
-    define_asset_job,
     run_failure_sensor,
     sensor,
 )
 
+from product_analytics.automation.jobs import freshness_checks_job
 from product_analytics.config import settings
-from product_analytics.operations.freshness import latest_partition_checks
-
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+from product_analytics.policies.partitions import RANGE_END_TAG, RANGE_START_TAG
 
 
 def _root_message(error) -> str:
@@ -35,8 +32,8 @@ def failure_alert(context: RunFailureSensorContext) -> dict:
     tags = run.tags
     if "dagster/partition" in tags:
         partition = tags["dagster/partition"]
-    elif all(t in tags for t in RANGE_TAGS):
-        partition = f"{tags[RANGE_TAGS[0]]}...{tags[RANGE_TAGS[1]]}"
+    elif RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        partition = f"{tags[RANGE_START_TAG]}...{tags[RANGE_END_TAG]}"
     else:
         partition = None
     step_errors = [
@@ -71,13 +68,6 @@ def run_failure_alerts(context: RunFailureSensorContext) -> None:
     """Writes every failed run to PA_ALERT_FILE (JSON lines), or posts it to PA_ALERT_WEBHOOK_URL."""
     s = settings()
     deliver(failure_alert(context), s.alert_file, s.alert_webhook_url)
-
-
-freshness_checks_job = define_asset_job(
-    "freshness_checks",
-    selection=AssetSelection.checks(*latest_partition_checks),
-    description="Checks that yesterday's partitions exist.",
-)
 
 
 @sensor(job=freshness_checks_job, minimum_interval_seconds=3600, default_status=DefaultSensorStatus.RUNNING)

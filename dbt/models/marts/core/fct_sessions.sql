@@ -1,4 +1,4 @@
-{#- Device sessions attributed to visitors. Rebuilt from int_sessions (one row
+{#- Device sessions attributed to visitors. Rebuilt from int_sessions_aggregated (one row
     per session, not per event) so that attribution and numbering follow the
     identity map as it stands now. -#}
 
@@ -6,24 +6,13 @@ with
 
 sessions as (
 
-    select * from {{ ref('int_sessions') }}
-
-),
-
-identity_map as (
-
-    select * from {{ ref('int_identity_map') }}
+    select * from {{ ref('int_sessions_aggregated') }}
 
 ),
 
 attributed as (
 
-    select
-        sessions.*,
-        identity_map.user_id,
-        coalesce(identity_map.user_id, sessions.anonymous_id) as visitor_id
-    from sessions
-    left join identity_map on sessions.anonymous_id = identity_map.anonymous_id
+    {{ with_visitor('sessions', user_id_as='user_id') }}
 
 ),
 

@@ -8,7 +8,8 @@ have since received more data. ``PA_SOURCE`` chooses one (README, "Your own data
 from __future__ import annotations
 
 from abc import abstractmethod
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,8 @@ from dagster import ConfigurableResource
 
 from product_analytics.config import ConfigError, settings
 from product_analytics.ingestion import manifest, readers
-from product_analytics.ingestion.load import EventInput, MissedDay, loaded_days, missed_late_events
+from product_analytics.ingestion.load import EventInput, MissedDay, loaded_days
+from product_analytics.ingestion.schema import EVENT_COLUMNS, EVENT_JSON_COLUMNS
 from product_analytics.ingestion.validation import Rules
 from product_analytics.simulator import LandingWriter, SimulationConfig, events_file, source_file
 
@@ -52,6 +54,49 @@ class EventSource(ConfigurableResource):
         """The files of a table's image of ``day`` (none: no image that day)."""
 
 
+@dataclass(frozen=True)
+class SimulatorExport(EventInput):
+    """The simulator's Parquet file of an event day, cut at the ingestion clock: only the
+    messages received by ``received_by`` exist yet (late arrivals come in later runs)."""
+
+    received_by: datetime | None = None
+
+    def candidates(self, conn: duckdb.DuckDBPyConnection) -> readers.Candidates:
+        received = f"received_at <= {readers.sql_literal(self.received_by)}::timestamp" if self.received_by else ""
+        return readers.tabular_candidates(conn, self.path, "parquet", [*EVENT_COLUMNS], EVENT_JSON_COLUMNS, where=received)
+
+
+def simulator_export(path: Path, day: date, clock: datetime | None) -> list[EventInput]:
+    """The inputs of ``day``: its simulator file as of ``clock`` (None: everything in it)."""
+    return [SimulatorExport(path, day, clock, received_by=clock)]
+
+
+def missed_late_events(conn: duckdb.DuckDBPyConnection, files: dict[date, Path], available_at: datetime) -> list[MissedDay]:
+    """Per loaded day, the messages that arrived after the day was last loaded.
+
+    Such a day is outside the window of the current run, so only a backfill of the
+    day brings them in.
+    """
+    found = []
+    for day, path in sorted(files.items()):
+        start = datetime.combine(day, datetime.min.time())
+        missed, latest = conn.execute(
+            """
+            with available as (
+                select message_id, received_at from read_parquet(?)
+                where "timestamp" >= ? and "timestamp" < ? and received_at <= ?
+            )
+            select count(distinct message_id), max(received_at) from available
+            anti join (select message_id from raw.events where event_date = ?) as loaded using (message_id)
+            """,
+            [str(path), start, start + timedelta(days=1), available_at, day],
+        ).fetchall()[0]
+        if missed:
+            hours = (latest - (start + timedelta(days=1))).total_seconds() / 3600
+            found.append(MissedDay(day, missed, round(hours, 1)))
+    return found
+
+
 class SimulatorSource(EventSource):
     """The simulator's export: Parquet files per event day, generated on first use.
 
@@ -84,8 +129,7 @@ class SimulatorSource(EventSource):
         return self._ensure(day, events_file(Path(self.landing_dir), day))
 
     def event_inputs(self, conn: duckdb.DuckDBPyConnection, day: date) -> list[EventInput]:
-        clock = self.available_at()
-        return [EventInput(self.events_path(day), day, clock, received_by=clock)]
+        return simulator_export(self.events_path(day), day, self.available_at())
 
     def late_days(self, conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[MissedDay]:
         files = {day: events_file(Path(self.landing_dir), day) for day in loaded_days(conn, first, last)}

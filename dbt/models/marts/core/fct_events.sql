@@ -5,15 +5,15 @@
 
 with
 
-events as (
+sessionized as (
 
     select * from {{ ref('int_events_sessionized') }}
 
 ),
 
-identity_map as (
+events as (
 
-    select * from {{ ref('int_identity_map') }}
+    {{ with_visitor('sessionized') }}
 
 ),
 
@@ -24,8 +24,8 @@ final as (
         events.event_id,
         events.session_id,
         events.anonymous_id,
-        identity_map.user_id,
-        coalesce(identity_map.user_id, events.anonymous_id) as visitor_id,
+        events.identified_user_id as user_id,
+        events.visitor_id,
         events.user_id as sent_user_id,
 
         -- attributes
@@ -57,7 +57,6 @@ final as (
         events.received_at
 
     from events
-    left join identity_map on events.anonymous_id = identity_map.anonymous_id
 
 )
 

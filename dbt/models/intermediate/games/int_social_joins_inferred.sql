@@ -63,11 +63,11 @@ inferred as (
     from joins
     inner join instances
         on joins.claimed_instance_id is null
-        and instances.kind = joins.kind
-        and instances.game_id = joins.game_id
-        and (joins.referrer_user_id is null or instances.creator_user_id = joins.referrer_user_id)
-        and instances.created_at <= joins.joined_at
-        and joins.joined_at <= {{ dbt.dateadd('minute', var('social_join_window_minutes'), 'instances.created_at') }}
+            and instances.kind = joins.kind
+            and instances.game_id = joins.game_id
+            and (joins.referrer_user_id is null or instances.creator_user_id = joins.referrer_user_id)
+            and instances.created_at <= joins.joined_at
+            and joins.joined_at <= {{ dbt.dateadd('minute', var('social_join_window_minutes'), 'instances.created_at') }}
 
 ),
 

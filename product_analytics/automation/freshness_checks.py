@@ -1,18 +1,11 @@
-"""Freshness: time-window policies on the data that must arrive daily, and a check that
-the *latest* expected partition exists (a backfill of old days must not look fresh)."""
+"""The *latest* expected partition exists: a time-window freshness policy looks at any
+partition, so a backfill of old days would make an asset look fresh without this."""
 
-from datetime import timedelta
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, MetadataValue, asset_check
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetKey, FreshnessPolicy, MetadataValue, asset_check
-
-from product_analytics.partitions import daily_partitions
-
-# The daily run starts at PA_SCHEDULE_HOUR: a day and a few hours without a
-# materialization means a run was missed.
-DAILY_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=30), warn_window=timedelta(hours=26))
-
-# The models whose freshness the UI shows (besides raw/events and retention_cohorts).
-FRESH_MODELS = {"fct_sessions", "dim_users", "dim_users_current", "dim_posts", "dim_posts_current", "dim_user_properties"}
+from product_analytics.ingestion.assets import RAW_EVENTS
+from product_analytics.policies.partitions import daily_partitions
+from product_analytics.transform.assets import model_key
 
 
 def latest_partition_result(asset_key: AssetKey, materialized: set[str], expected: str | None) -> AssetCheckResult:
@@ -39,6 +32,7 @@ def latest_partition_check(asset_key: AssetKey):
     return _check
 
 
-RAW_EVENTS = AssetKey(["raw", "events"])
-SESSIONS = AssetKey(["intermediate", "int_sessions"])
-latest_partition_checks = [latest_partition_check(RAW_EVENTS), latest_partition_check(SESSIONS)]
+latest_partition_checks = [
+    latest_partition_check(RAW_EVENTS),
+    latest_partition_check(model_key("int_sessions_aggregated")),
+]

@@ -7,7 +7,7 @@ with
 
 links as (
 
-    select * from {{ ref('int_identity_links') }}
+    select * from {{ ref('int_anonymous_ids_linked') }}
 
 ),
 

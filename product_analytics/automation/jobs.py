@@ -1,8 +1,9 @@
-"""Jobs: the daily partitioned pipeline, and the refresh of what is not partitioned."""
+"""Jobs: the daily partitioned pipeline, the refresh of what is not partitioned, the snapshots,
+and the evaluation of the freshness checks."""
 
 from dagster import AssetSelection, define_asset_job
 
-from product_analytics.operations.freshness import latest_partition_checks
+from product_analytics.automation.freshness_checks import latest_partition_checks
 from product_analytics.transform.assets import dbt_snapshots, dbt_unpartitioned_models
 
 daily_pipeline_job = define_asset_job(
@@ -26,4 +27,10 @@ snapshot_job = define_asset_job(
     "snapshots",
     selection=AssetSelection.assets(dbt_snapshots),
     description="Records the SCD2 history of users, posts and orders from their latest daily images.",
+)
+
+freshness_checks_job = define_asset_job(
+    "freshness_checks",
+    selection=AssetSelection.checks(*latest_partition_checks),
+    description="Checks that yesterday's partitions exist.",
 )

@@ -8,7 +8,7 @@
 }}
 
 {#- Per device, its first event, first campaign touch and first game. Incremental: a run
-    reads only the days of its window (vars window_start/window_end) and merges them into
+    reads only the days of its window (the event-time flags, see run_window) and merges them into
     each active device's previous values, keeping whichever came first; a full refresh
     reads everything. `refreshed_at` marks the rows a run touched. -#}
 
@@ -18,8 +18,8 @@ events as (
 
     select anonymous_id, event_id, event_name, platform, utm_source, utm_medium, utm_campaign, game_id, event_at
     from {{ ref('stg_app__events') }}
-    {% if is_incremental() and var('window_start', none) -%}
-    where event_date >= cast('{{ var("window_start") }}' as date) and event_date < cast('{{ var("window_end") }}' as date)
+    {% if is_incremental() -%}
+    where {{ in_run_window('event_date') }}
     {%- endif %}
 
 ),

@@ -40,7 +40,7 @@ events as (
         event_date,
         received_at
     from {{ ref('stg_app__events') }}
-    where {{ in_batch_window('event_date', days_before=1, days_after=1) }}
+    where {{ in_batch_window('event_date', days_before=partition_margin_days(), days_after=partition_margin_days()) }}
 
 ),
 
