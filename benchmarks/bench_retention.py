@@ -9,6 +9,7 @@ return probability.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -29,6 +30,8 @@ def activity(users: int, days: int, seed: int = 1) -> tuple[np.ndarray, np.ndarr
 
 
 def main(argv: list[str]) -> None:
+    as_json = "--json" in argv
+    argv = [a for a in argv if a != "--json"]
     users = int(argv[0]) if argv else 1_000_000
     days = int(argv[1]) if len(argv) > 1 else 90
     user, day = activity(users, days)
@@ -45,6 +48,8 @@ def main(argv: list[str]) -> None:
         total += seconds
         print(f"  {grain:<6} {seconds:6.2f} s  ({len(table):,} rows)")
     print(f"all grains: {total:.2f} s, {len(user) / total / 1e6:.1f} million rows per second")
+    if as_json:  # the figures for benchmarks/run.py, on the last line
+        print(json.dumps({"retention_s": round(total, 2), "retention_users": users, "retention_days": days}))
 
 
 if __name__ == "__main__":

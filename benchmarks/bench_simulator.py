@@ -11,6 +11,7 @@ machine) and the median; writing a day as Parquet is timed separately.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -65,7 +66,7 @@ def bench(daily_users: int, repeats: int = 3) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    scales = [int(a) for a in argv] or DEFAULT_SCALES
+    scales = [int(a) for a in argv if a != "--json"] or DEFAULT_SCALES
     print(f"simulator benchmark ({one_core()}, Python {sys.version.split()[0]})")
     print(f"{'daily users':>12} {'events/day':>12} {'best ev/s':>12} {'median ev/s':>12} {'parquet s':>10}")
     results = []
@@ -79,6 +80,8 @@ def main(argv: list[str]) -> None:
         f"{largest['best'] / 1e6:.2f} million events per second on one core at best, {largest['median'] / 1e6:.2f} median "
         f"({largest['median'] / results[0]['median']:.2f}x the median rate at the smallest scale)"
     )
+    if "--json" in argv:  # the figures for benchmarks/run.py, on the last line
+        print(json.dumps({"simulator_events_per_s": round(largest["median"]), "simulator_events": largest["events"]}))
 
 
 if __name__ == "__main__":

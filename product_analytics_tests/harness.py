@@ -11,6 +11,7 @@ from dbt.cli.main import dbtRunner
 from product_analytics.config import DBT_PROJECT_DIR
 from product_analytics.ingestion.schema import ensure_raw_schema
 from product_analytics.policies.partitions import dbt_window_args
+from product_analytics.transform.assets import snapshot_env
 from product_analytics_tests.conftest import START
 
 VARS = {"start_date": START.isoformat()}
@@ -37,9 +38,9 @@ class Warehouse:
 
     def build_days(self, first: date, last: date, full_refresh: bool = False) -> None:
         window = dbt_window_args(
-            datetime.combine(first, datetime.min.time()), datetime.combine(last + timedelta(days=1), datetime.min.time()), VARS
+            datetime.combine(first, datetime.min.time()), datetime.combine(last + timedelta(days=1), datetime.min.time())
         )
-        self.dbt("run", "--select", "tag:daily", *window, *(["--full-refresh"] if full_refresh else []))
+        self.dbt("run", "--select", "tag:daily", *window, "--vars", json.dumps(VARS), *(["--full-refresh"] if full_refresh else []))
 
     def refresh_sessions(self) -> None:
         """The rebuilt models of identity and sessions (no snapshots needed)."""
@@ -47,9 +48,14 @@ class Warehouse:
 
     def snapshot(self, image_day: date) -> None:
         """Snapshot the operational tables as their image of ``image_day`` shows them."""
-        observed = {"snapshot_image_date": image_day.isoformat(), "snapshot_observed_at": f"{image_day + timedelta(days=1)} 00:00:00"}
         selection = "stg_app__users stg_app__posts stg_app__orders tag:snapshot_input resource_type:snapshot"
-        self.dbt("build", "--select", selection, "--vars", json.dumps({**VARS, **observed}))
+        observed = snapshot_env(image_day)
+        os.environ.update(observed)  # as the snapshot asset passes them to its dbt process
+        try:
+            self.dbt("build", "--select", selection, "--vars", json.dumps(VARS))
+        finally:
+            for name in observed:
+                os.environ.pop(name, None)
 
     def table(self, name: str):
         # dbt runs in this process and keeps the file open: go through DuckDB's

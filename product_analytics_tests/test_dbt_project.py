@@ -4,6 +4,7 @@ import json
 
 from product_analytics.project import dbt_project
 from product_analytics.transform.assets import dbt_daily_models, model_key
+from product_analytics_tests.harness import Warehouse
 
 
 def models() -> dict[str, dict]:
@@ -36,3 +37,14 @@ def test_every_model_has_a_description_and_an_owner():
     for name, node in models().items():
         assert node["description"].strip(), f"{name} has no description"
         assert node["config"]["meta"].get("dagster", {}).get("owners"), f"{name} has no owner"
+
+
+def test_the_unit_tests_pass(tmp_path):
+    """Production builds leave dbt's unit tests out (they check SQL, not data): they run here."""
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    # Unit tests read the columns of their inputs: build every relation, empty, one batch each.
+    one_day = ["--event-time-start", "2026-03-01T00:00:00", "--event-time-end", "2026-03-02T00:00:00"]
+    warehouse.dbt("build", "--empty", *one_day, "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+    warehouse.dbt("test", "--select", "resource_type:unit_test")
+    ran = json.loads((tmp_path / "dbt_target_warehouse" / "run_results.json").read_text())["results"]
+    assert len(ran) >= 14 and all(r["status"] == "pass" for r in ran), [(r["unique_id"], r["status"]) for r in ran]

@@ -11,15 +11,14 @@ from product_analytics_tests.harness import Warehouse
 
 def test_a_window_is_widened_by_the_margin_on_each_side():
     assert PARTITION_MARGIN_DAYS == 1
-    args = dbt_window_args(datetime(2026, 3, 10), datetime(2026, 3, 13), {"start_date": "2026-03-01"})
-    assert args[:4] == ["--event-time-start", "2026-03-09T00:00:00", "--event-time-end", "2026-03-14T00:00:00"]
-    assert args[4] == "--vars"
-    # The window itself travels only in the flags: the vars stay the same from run to run.
-    assert json.loads(args[5]) == {"start_date": "2026-03-01"}
+    # The window travels only in the flags: no var changes from run to run (dbt's partial
+    # parse stays valid).
+    args = dbt_window_args(datetime(2026, 3, 10), datetime(2026, 3, 13))
+    assert args == ["--event-time-start", "2026-03-09T00:00:00", "--event-time-end", "2026-03-14T00:00:00"]
 
 
 def test_a_single_day():
-    args = dbt_window_args(datetime(2026, 12, 31), datetime(2027, 1, 1), {})
+    args = dbt_window_args(datetime(2026, 12, 31), datetime(2027, 1, 1))
     assert args[1] == "2026-12-30T00:00:00" and args[3] == "2027-01-02T00:00:00"
 
 
@@ -32,7 +31,7 @@ def test_a_single_day():
 )
 def test_bad_windows_are_refused(start, end, message):
     with pytest.raises(ValueError, match=message):
-        dbt_window_args(start, end, {})
+        dbt_window_args(start, end)
 
 
 def test_the_longest_session_fits_in_the_margin():

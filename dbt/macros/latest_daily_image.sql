@@ -1,5 +1,6 @@
-{#- The rows of one daily image of an operational table: the image of
-    `snapshot_image_date` when Dagster replays the days of a backfill, else the latest. -#}
+{#- The rows of one daily image of an operational table: the image of the day Dagster
+    snapshots (environment variable PA_SNAPSHOT_IMAGE_DATE, see snapshot_get_time), else
+    the latest. -#}
 {% macro latest_daily_image(images) -%}
 with
 
@@ -11,8 +12,8 @@ images as (
 
 latest as (
 
-    {% if var('snapshot_image_date', none) -%}
-    select cast('{{ var("snapshot_image_date") }}' as date) as snapshot_date
+    {% if env_var('PA_SNAPSHOT_IMAGE_DATE', '') -%}
+    select cast('{{ env_var("PA_SNAPSHOT_IMAGE_DATE") }}' as date) as snapshot_date
     {%- else -%}
     select max(snapshot_date) as snapshot_date from images
     {%- endif %}

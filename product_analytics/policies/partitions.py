@@ -3,7 +3,6 @@ how a partition window reaches dbt (docs/partitions-and-late-data.md)."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 
 import yaml
@@ -48,7 +47,7 @@ def days_in_window(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range(count)]
 
 
-def dbt_window_args(start: datetime, end: datetime, dbt_vars: dict) -> list[str]:
+def dbt_window_args(start: datetime, end: datetime) -> list[str]:
     """`dbt build` arguments for the partition window ``[start, end)`` widened by the margin.
 
     The window reaches dbt only as the event-time flags: microbatch models process one
@@ -63,11 +62,4 @@ def dbt_window_args(start: datetime, end: datetime, dbt_vars: dict) -> list[str]
             raise ValueError(f"partition window bounds must be midnights, got {bound}")
     margin = timedelta(days=PARTITION_MARGIN_DAYS)
     first, last = start - margin, end + margin
-    return [
-        "--event-time-start",
-        first.strftime("%Y-%m-%dT%H:%M:%S"),
-        "--event-time-end",
-        last.strftime("%Y-%m-%dT%H:%M:%S"),
-        "--vars",
-        json.dumps(dbt_vars, sort_keys=True),
-    ]
+    return ["--event-time-start", first.strftime("%Y-%m-%dT%H:%M:%S"), "--event-time-end", last.strftime("%Y-%m-%dT%H:%M:%S")]

@@ -1,4 +1,5 @@
-"""The dbt CLI resource: dbt from this environment, pointed at the configured warehouse."""
+"""The dbt CLI resource: dbt from this environment, pointed at the configured warehouse,
+keeping dbt's partial parse warm from one invocation to the next."""
 
 from __future__ import annotations
 
@@ -38,16 +39,53 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# Unit tests check the SQL, not the data: CI runs them (test_dbt_project.py); production
+# builds leave them out.
+PRODUCTION_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+
+
 class DbtCli(DbtCliResource):
-    """dbt's profile reads the warehouse path from ``PA_DUCKDB_PATH``; this resource sets it
-    for each dbt process it starts, so the path resolved by ``config`` is the one dbt opens."""
+    """dbt's profile reads the warehouse path from ``PA_DUCKDB_PATH`` and the project its
+    first partition from ``PA_START_DATE``; this resource sets both for each dbt process it
+    starts (plus ``env``), so dbt sees what ``config`` resolved. Nothing varies from run to
+    run in dbt's vars or profile: its partial parse stays valid, and ``stream`` keeps the
+    newest one where the next invocation starts from."""
 
     warehouse_path: str
+    start_date: str
 
-    def cli(self, args, **kwargs):
-        with _environment(PA_DUCKDB_PATH=self.warehouse_path):
+    def cli(self, args, *, env: dict[str, str] | None = None, **kwargs):
+        with _environment(PA_DUCKDB_PATH=self.warehouse_path, PA_START_DATE=self.start_date, **(env or {})):
             return super().cli(args, **kwargs)
+
+    def stream(self, args: list[str], context, env: dict[str, str] | None = None):
+        """Run dbt for an asset definition, yield its events, then keep its partial parse."""
+        invocation = self.cli(args, context=context, env=env)
+        yield from invocation.stream()
+        self.keep_partial_parse(invocation.target_path)
+
+    def run_quietly(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        """Run dbt outside any asset's events (the replay of older snapshot images)."""
+        invocation = self.cli(args, manifest=dbt_project.manifest_path, env=env)
+        invocation.wait()
+        self.keep_partial_parse(invocation.target_path)
+
+    @staticmethod
+    def keep_partial_parse(target_path: Path) -> None:
+        """Copy the invocation's partial parse where dagster-dbt looks for one (dbt/target)."""
+        produced = Path(target_path) / "partial_parse.msgpack"
+        if produced.exists():
+            kept = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
+            staging = kept.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(produced, staging)
+            os.replace(staging, kept)
 
 
 def dbt_cli() -> DbtCli:
-    return DbtCli(project_dir=dbt_project, dbt_executable=dbt_executable(), warehouse_path=str(settings().duckdb_path))
+    s = settings()
+    return DbtCli(
+        project_dir=dbt_project,
+        dbt_executable=dbt_executable(),
+        warehouse_path=str(s.duckdb_path),
+        start_date=s.start_date.isoformat(),
+    )

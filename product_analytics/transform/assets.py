@@ -11,14 +11,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets, get_asset_key_for_model
 from dagster_duckdb import DuckDBResource
 
-from product_analytics.config import settings
 from product_analytics.policies.freshness import FRESHNESS_POLICIES
 from product_analytics.policies.partitions import daily_partitions, dbt_window_args, single_run_backfill
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
 from product_analytics.project import dbt_project
+from product_analytics.resources.dbt import PRODUCTION_BUILD, DbtCli
 
 DAILY_SELECTION = "tag:daily"
 SNAPSHOT_SELECTION = "resource_type:snapshot tag:snapshot_input"
@@ -45,10 +45,6 @@ class ProductAnalyticsTranslator(DagsterDbtTranslator):
 translator = ProductAnalyticsTranslator()
 
 
-def dbt_vars() -> dict:
-    return {"start_date": settings().start_date.isoformat()}
-
-
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -59,15 +55,15 @@ def dbt_vars() -> dict:
     dagster_dbt_translator=translator,
     pool=DUCKDB_WRITER_POOL,
 )
-def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCliResource):
+def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCli):
     """Models partitioned by day (dbt microbatch): a run rebuilds the days of its window and
-    the day on each side of it, whose sessions may reach into the window."""
-    args = ["build", "--vars", json.dumps(dbt_vars())]
+    the days of the margin on each side, whose sessions may reach into the window."""
+    args = PRODUCTION_BUILD
     # A "checks only" launch from the UI has no partition: then dbt only runs the tests.
     if context.has_partition_key or context.has_partition_key_range:
         window = context.partition_time_window
-        args = ["build", *dbt_window_args(window.start.replace(tzinfo=None), window.end.replace(tzinfo=None), dbt_vars())]
-    yield from dbt.cli(args, context=context).stream()
+        args = [*PRODUCTION_BUILD, *dbt_window_args(window.start.replace(tzinfo=None), window.end.replace(tzinfo=None))]
+    yield from dbt.stream(args, context)
 
 
 def pending_images(duckdb: DuckDBResource) -> list[date]:
@@ -91,13 +87,18 @@ def pending_images(duckdb: DuckDBResource) -> list[date]:
 
 def record_observation(duckdb: DuckDBResource, day: date) -> None:
     with duckdb.get_connection() as conn:
-        conn.execute(
-            "insert into snapshots.observed_images values (?, ?)", [day, datetime.combine(day + timedelta(days=1), datetime.min.time())]
-        )
+        conn.execute("insert into snapshots.observed_images values (?, ?)", [day, observation_time(day)])
 
 
-def snapshot_vars(day: date) -> dict:
-    return {**dbt_vars(), "snapshot_image_date": day.isoformat(), "snapshot_observed_at": f"{day + timedelta(days=1)} 00:00:00"}
+def observation_time(day: date) -> datetime:
+    """A snapshot of the image of ``day`` observes the tables at the end of that day."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time())
+
+
+def snapshot_env(day: date) -> dict[str, str]:
+    """Which image the snapshot inputs read, and when the snapshots observe it (dbt macros
+    latest_daily_image and snapshot_get_time)."""
+    return {"PA_SNAPSHOT_IMAGE_DATE": day.isoformat(), "PA_SNAPSHOT_OBSERVED_AT": observation_time(day).isoformat(sep=" ")}
 
 
 @dbt_assets(
@@ -108,17 +109,16 @@ def snapshot_vars(day: date) -> dict:
     dagster_dbt_translator=translator,
     pool=DUCKDB_WRITER_POOL,
 )
-def dbt_snapshots(context: AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource):
+def dbt_snapshots(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDBResource):
     """SCD2 snapshots of users, posts and orders. Each daily image loaded since the last
     run is observed in order, as if the snapshot had run at the end of each of those days."""
     days = pending_images(duckdb)
     for day in days[:-1]:
         context.log.info(f"snapshotting the images of {day}")
-        replay = ["build", "--select", SNAPSHOT_SELECTION, "--exclude", "resource_type:test resource_type:unit_test"]
-        dbt.cli([*replay, "--vars", json.dumps(snapshot_vars(day))], manifest=dbt_project.manifest_path).wait()
+        replay = ["build", "--select", SNAPSHOT_SELECTION, "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+        dbt.run_quietly(replay, env=snapshot_env(day))
         record_observation(duckdb, day)
-    final_vars = snapshot_vars(days[-1]) if days else dbt_vars()
-    yield from dbt.cli(["build", "--vars", json.dumps(final_vars)], context=context).stream()
+    yield from dbt.stream(PRODUCTION_BUILD, context, env=snapshot_env(days[-1]) if days else None)
     if days:
         record_observation(duckdb, days[-1])
 
@@ -131,9 +131,9 @@ def dbt_snapshots(context: AssetExecutionContext, dbt: DbtCliResource, duckdb: D
     dagster_dbt_translator=translator,
     pool=DUCKDB_WRITER_POOL,
 )
-def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCliResource):
+def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCli):
     """Models rebuilt whole from their inputs: the identity map, attributed marts, dimensions."""
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars())], context=context).stream()
+    yield from dbt.stream(PRODUCTION_BUILD, context)
 
 
 def model_key(name: str) -> AssetKey:
