@@ -124,6 +124,8 @@ def bad_input_lines() -> list[bytes]:
         _message("m15", type="identify", userId="u1", timestamp="2026-03-11T08:00:00Z").encode(),  # 16 loaded on the 11th
         _message("m16", sentAt="garbage").encode(),  # 17 unparseable_timestamp
         _message("m17", userId="u1", anonymousId=None, timestamp="2026-03-10T23:30:00-01:00").encode(),  # 18 loaded on the 11th
+        _message("m18", event=None).encode(),  # 19 missing_event (a track must name its event)
+        _message("m19", event=" ").encode(),  # 20 missing_event
     ]
 
 
@@ -140,6 +142,8 @@ EXPECTED_QUARANTINE = {
     (14, "oversized_payload"),
     (15, "unreadable_line"),
     (17, "unparseable_timestamp"),
+    (19, "missing_event"),
+    (20, "missing_event"),
 }
 
 
@@ -175,9 +179,9 @@ def test_input_rows_reconcile_with_loaded_quarantined_and_duplicates(bad_file):
     loads = conn.execute(
         "select event_date, input_rows, loaded_rows, quarantined_rows, duplicate_rows from raw.event_loads order by 1"
     ).fetchall()
-    # 17 non-blank lines: on the 10th two loaded, one duplicate, twelve quarantined; two loaded on the 11th.
-    assert loads == [(D, 15, 2, 12, 1), (D + timedelta(days=1), 2, 2, 0, 0)]
-    assert conn.execute("select sum(rows) from raw._file_days").fetchall() == [(17,)]
+    # 19 non-blank lines: on the 10th two loaded, one duplicate, fourteen quarantined; two loaded on the 11th.
+    assert loads == [(D, 17, 2, 14, 1), (D + timedelta(days=1), 2, 2, 0, 0)]
+    assert conn.execute("select sum(rows) from raw._file_days").fetchall() == [(19,)]
 
 
 def test_typed_formats_quarantine_bad_values_and_keep_unknown_columns_as_properties(tmp_path):
@@ -218,7 +222,7 @@ def test_reingesting_is_idempotent_and_the_manifest_reads_each_file_once(bad_fil
     for day in (D, D + timedelta(days=1)):
         load_events_day(conn, day, source.event_inputs(conn, day), rules=source.rules)
     after = (events(conn), conn.execute("select * exclude (quarantined_at) from raw.quarantine order by all").fetchall())
-    assert (first_scan["files_new"], first_scan["rows_scanned"]) == (1, 17)
+    assert (first_scan["files_new"], first_scan["rows_scanned"]) == (1, 19)
     assert (second_scan["files_new"], second_scan["files_changed"], second_scan["rows_scanned"]) == (0, 0, 0)
     assert before == after
     assert source.late_days(conn, D, D + timedelta(days=1)) == []
@@ -241,6 +245,78 @@ def test_reingesting_is_idempotent_and_the_manifest_reads_each_file_once(bad_fil
     later.unlink()
     assert source.prepare(conn)["files_removed"] == 1
     assert [i.path.name for i in source.event_inputs(conn, D)] == ["export.jsonl.gz"]
+
+
+def test_a_file_that_cannot_be_read_is_one_quarantine_row_and_the_rest_loads(tmp_path):
+    """Regression: one truncated .gz used to abort the scan, so no day of the run loaded."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    good = folder / "good.jsonl"
+    good.write_text(_message("ok-1") + "\n" + _message("ok-2", timestamp="2026-03-11T09:00:00Z") + "\n")
+    whole = gzip.compress(("\n".join(_message(f"t-{i}", properties={"n": i}) for i in range(2000)) + "\n").encode())
+    truncated = folder / "truncated.jsonl.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    not_gzip = folder / "plain.gz"
+    not_gzip.write_text(_message("p-1") + "\n")
+    noon_of_d = datetime(2026, 3, 10, 12).timestamp()
+    for path in (truncated, not_gzip):
+        os.utime(path, (noon_of_d, noon_of_d))  # their home day: the day they were written
+
+    source = FileSource(events_dir=str(folder))
+    conn = duckdb.connect()
+    ensure_raw_schema(conn)
+    scan = source.prepare(conn)
+    assert scan["files_unreadable"].splitlines() == [str(not_gzip), str(truncated)]
+    for day in (D, D + timedelta(days=1)):
+        load_events_day(conn, day, source.event_inputs(conn, day), rules=source.rules)
+
+    assert [m for (m,) in conn.execute("select message_id from raw.events order by 1").fetchall()] == ["ok-1", "ok-2"]
+    quarantine = conn.execute("select partition_date, source_file, source_row, reason, raw_text from raw.quarantine order by 2").fetchall()
+    assert [(q[0], q[1], q[2], q[3]) for q in quarantine] == [
+        (D, str(not_gzip), None, "unreadable_file"),
+        (D, str(truncated), None, "unreadable_file"),
+    ]
+    assert quarantine[1][4].startswith(f"unreadable file ({truncated.stat().st_size} bytes): ")
+    loads = conn.execute("select event_date, input_rows, loaded_rows, quarantined_rows, duplicate_rows from raw.event_loads order by 1")
+    assert loads.fetchall() == [(D, 3, 1, 2, 0), (D + timedelta(days=1), 1, 1, 0, 0)]
+
+    # Repaired (the file changes), it is read again and its messages load.
+    truncated.write_bytes(whole)
+    assert source.prepare(conn)["files_changed"] == 1
+    load_events_day(conn, D, source.event_inputs(conn, D), rules=source.rules)
+    assert conn.execute("select count(*) from raw.events where message_id like 't-%'").fetchall() == [(2000,)]
+    assert conn.execute("select count(*) from raw.quarantine where source_file = ?", [str(truncated)]).fetchall() == [(0,)]
+
+
+def test_rows_of_days_no_partition_holds_are_quarantined_as_out_of_range(tmp_path):
+    """Regression: rows dated before the first partition (or in year 9999) used to vanish:
+    neither loaded nor quarantined, while the day still reconciled."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "export.jsonl").write_text(
+        "\n".join(
+            [
+                _message("in-range"),  # 1 loaded on D
+                _message("epoch", timestamp="1970-01-01T00:00:00Z"),  # 2
+                _message("year-one", timestamp="0001-01-01T00:00:00Z"),  # 3
+                _message("before-start", timestamp="2026-02-27T12:00:00Z"),  # 4
+                _message("far-future", timestamp="9999-12-31T00:00:00Z", receivedAt="9999-12-31T00:00:01Z"),  # 5
+                '{"messageId": "broken", "timestamp": "1970-01-01T00:00:00Z"',  # 6 malformed, filed under its home day
+            ]
+        )
+        + "\n"
+    )
+    conn = ingest(FileSource(events_dir=str(folder), first_day="2026-03-01"))
+    assert conn.execute("select message_id from raw.events").fetchall() == [("in-range",)]
+    assert conn.execute("select partition_date, source_row, reason from raw.quarantine order by 2").fetchall() == [
+        (D, 2, "out_of_range"),
+        (D, 3, "out_of_range"),
+        (D, 4, "out_of_range"),
+        (D, 5, "out_of_range"),
+        (D, 6, "malformed_json"),
+    ]
+    assert conn.execute("select event_date, input_rows, loaded_rows, quarantined_rows from raw.event_loads").fetchall() == [(D, 6, 1, 5)]
+    assert conn.execute("select event_date, rows from raw._file_days").fetchall() == [(D, 6)]
 
 
 def test_hidden_and_unknown_files_are_listed_as_ignored(tmp_path):

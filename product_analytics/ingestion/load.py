@@ -30,8 +30,11 @@ class EventInput:
     path: Path
     home_date: date
     written_at: datetime
+    read_error: str | None = None  # the file could not be read when it was scanned
 
     def candidates(self, conn: duckdb.DuckDBPyConnection) -> readers.Candidates:
+        if self.read_error is not None:
+            return readers.unreadable_file(self.path, [*EVENT_COLUMNS], EVENT_JSON_COLUMNS, self.read_error)
         return readers.candidates(conn, self.path, [*EVENT_COLUMNS], EVENT_JSON_COLUMNS)
 
 

@@ -27,10 +27,12 @@ from product_analytics.ingestion.schema import EVENT_COLUMNS, EVENT_JSON_COLUMNS
 MANIFEST_DDL = [
     """create table if not exists raw._files (
         path varchar, format varchar, size_bytes bigint, modified_at timestamp, scanned_at timestamp,
-        home_date date, rows bigint, first_event_date date, last_event_date date
+        home_date date, rows bigint, first_event_date date, last_event_date date, read_error varchar
     )""",
+    "alter table raw._files add column if not exists read_error varchar",  # warehouses from before it was kept
     "create table if not exists raw._file_days (path varchar, event_date date, rows bigint)",
 ]
+READ_ERROR_LIMIT = 500  # characters of the reader's error kept
 
 
 @dataclass
@@ -40,6 +42,7 @@ class ScanReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # not a supported format, or hidden
+    unreadable: list[str] = field(default_factory=list)  # could not be read at all (one quarantine row each)
     rows_scanned: int = 0
 
 
@@ -91,15 +94,24 @@ def scan(conn: duckdb.DuckDBPyConnection, root: Path, rules: validation.Rules) -
         if known.get(key) == (size, modified):
             continue
         (report.changed if key in known else report.new).append(key)
-        home, per_day, rows = _scan_file(conn, path, rules)
+        try:
+            home, per_day, rows, error = *_scan_file(conn, path, rules), None
+        except duckdb.Error as exc:
+            # A truncated or corrupt file must not stop the other files and days: it becomes
+            # one quarantine row of its home day, and is read again when it changes.
+            home, per_day, rows = modified.date(), {modified.date(): 1}, 1
+            error = " ".join(str(exc).split())[:READ_ERROR_LIMIT]
+            report.unreadable.append(key)
         report.rows_scanned += rows
         days = sorted(per_day)
         statements = [
             ("delete from raw._files where path = ?", [key]),
             ("delete from raw._file_days where path = ?", [key]),
             (
-                "insert into raw._files values (?, ?, ?, ?, now()::timestamp, ?, ?, ?, ?)",
-                [key, readers.file_format(path), size, modified, home, rows, days[0] if days else None, days[-1] if days else None],
+                """insert into raw._files (path, format, size_bytes, modified_at, scanned_at, home_date, rows,
+                                           first_event_date, last_event_date, read_error)
+                   values (?, ?, ?, ?, now()::timestamp, ?, ?, ?, ?, ?)""",
+                [key, readers.file_format(path), size, modified, home, rows, days[0] if days else None, days[-1] if days else None, error],
             ),
         ]
         if per_day:
@@ -117,12 +129,12 @@ def inputs_for_day(conn: duckdb.DuckDBPyConnection, day: date) -> list[EventInpu
     """The files holding rows attributed to ``day``, per the manifest."""
     rows = conn.execute(
         """
-        select f.path, f.home_date, f.modified_at from raw._files f
+        select f.path, f.home_date, f.modified_at, f.read_error from raw._files f
         join raw._file_days d using (path) where d.event_date = ? order by f.path
         """,
         [day],
     ).fetchall()
-    return [EventInput(Path(path), home, modified) for path, home, modified in rows]
+    return [EventInput(Path(path), home, modified, error) for path, home, modified, error in rows]
 
 
 def days_out_of_date(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[MissedDay]:

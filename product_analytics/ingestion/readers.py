@@ -273,6 +273,19 @@ def tabular_candidates(
     return Candidates(sql, rejects)
 
 
+def unreadable_file(path: Path, wanted: list[str], json_columns: list[str], error: str) -> Candidates:
+    """One candidate row standing for a file that cannot be read at all: it is quarantined
+    with reason ``unreadable_file``, its size and the reader's error as raw text."""
+    size = path.stat().st_size if path.exists() else None
+    text = f"unreadable file ({size} bytes): {error}"
+    columns = ", ".join(f"null::{'json' if n in json_columns else 'varchar'} as {n}" for n in wanted)
+    sql = f"""
+        select {columns}, {sql_literal(path)}::varchar as _source_file, null::bigint as _source_row,
+               {sql_literal(text)}::varchar as _raw, 0::bigint as _bytes, 'unreadable_file' as _parse_error
+    """
+    return Candidates(sql, [])
+
+
 def candidates(conn: duckdb.DuckDBPyConnection, path: Path, wanted: list[str], json_columns: list[str]) -> Candidates:
     """The candidate rows of any supported file."""
     fmt = file_format(path)

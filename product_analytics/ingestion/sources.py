@@ -29,10 +29,12 @@ class EventSource(ConfigurableResource):
     max_clock_skew_hours: int = 24
     max_message_bytes: int = 32768
     quarantine_max_rate: float = 0.01
+    first_day: str | None = None  # the first partition (PA_START_DATE); earlier days are out of range
 
     @property
     def rules(self) -> Rules:
-        return Rules(self.max_clock_skew_hours, self.max_message_bytes)
+        first = date.fromisoformat(self.first_day) if self.first_day else None
+        return Rules(self.max_clock_skew_hours, self.max_message_bytes, first)
 
     def available_at(self) -> datetime:
         return datetime.now(UTC).replace(tzinfo=None)
@@ -162,6 +164,7 @@ class FileSource(EventSource):
             "files_changed": len(report.changed),
             "files_removed": len(report.removed),
             "files_ignored": "\n".join(report.ignored) or "none",
+            "files_unreadable": "\n".join(report.unreadable) or "none",
             "rows_scanned": report.rows_scanned,
         }
 
@@ -188,6 +191,7 @@ def event_source() -> EventSource:
         "max_clock_skew_hours": s.max_clock_skew_hours,
         "max_message_bytes": s.max_message_bytes,
         "quarantine_max_rate": s.quarantine_max_rate,
+        "first_day": s.start_date.isoformat(),
     }
     if s.source == "files":
         if s.events_dir is None:

@@ -13,15 +13,18 @@ from datetime import date, datetime
 
 # Reason codes, in the order they are tested: a row gets the first that applies.
 REASONS = {
+    "unreadable_file": "the whole file cannot be read (truncated or corrupt compression, not the format its name says)",
     "unreadable_line": "the line is not valid UTF-8 text",
     "malformed_json": "the line (or a JSON column) is not valid JSON",
     "not_an_object": "the line is JSON but not an object",
     "missing_message_id": "no messageId / message_id / id",
     "missing_type": "no type",
     "unknown_type": "type is not one of track, page, screen, identify, group, alias",
+    "missing_event": "a track without its event name",
     "missing_timestamp": "no timestamp",
     "unparseable_timestamp": "timestamp, originalTimestamp, sentAt or receivedAt is not a timestamp",
     "future_timestamp": "timestamp later than receivedAt (or the file's time) plus the allowed clock skew",
+    "out_of_range": "an event day no partition holds: before PA_START_DATE, or after the file was written",
     "missing_identity": "neither anonymousId nor userId",
     "oversized_payload": "the message is larger than the allowed size",
     "missing_id": "a source-table row without id",
@@ -38,6 +41,7 @@ RAW_TEXT_LIMIT = 2000  # characters of the raw text kept in the quarantine
 class Rules:
     max_clock_skew_hours: int = 24
     max_message_bytes: int = 32768
+    first_day: date | None = None  # the first partition: earlier event days are out of range
 
 
 def _utc(expr: str) -> str:
@@ -57,11 +61,15 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
     typed = ", ".join(f"{_utc('c.' + t)} as {t}" for t in EVENT_TIMESTAMPS)
     unparseable = " or ".join(f"({_present('_text_' + t)} and {t} is null)" for t in EVENT_TIMESTAMPS)
     types = ", ".join(f"'{t}'" for t in MESSAGE_TYPES)
-    latest = f"coalesce(received_at, _written_at) + interval {int(rules.max_clock_skew_hours)} hour"
+    skew = f"interval {int(rules.max_clock_skew_hours)} hour"
+    latest = f"coalesce(received_at, _written_at) + {skew}"
+    first_day = f"date '{rules.first_day.isoformat()}'" if rules.first_day else "date '0001-01-01'"
     pairs = ", ".join(f"'{n}', {'_text_' + n if n in EVENT_TIMESTAMPS else n}" for n in RAW_EVENT_FIELDS)
+    # Rows out of range belong to no partition: like rows without a usable time, they are
+    # attributed to the file's home day, where they are quarantined.
     return f"""
         select * exclude (_raw),
-            case when "timestamp" <= {latest} then "timestamp"::date end as _event_date,
+            case when _reason is distinct from 'out_of_range' and "timestamp" <= {latest} then "timestamp"::date end as _event_date,
             coalesce(_raw, case when _reason is not null then json_object({pairs})::varchar end) as _raw
         from (
             select *,
@@ -70,9 +78,11 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
                     when not {_present("message_id")} then 'missing_message_id'
                     when not {_present("type")} then 'missing_type'
                     when type not in ({types}) then 'unknown_type'
+                    when type = 'track' and not {_present("event")} then 'missing_event'
                     when not {_present("_text_timestamp")} then 'missing_timestamp'
                     when coalesce({unparseable}, false) then 'unparseable_timestamp'
                     when "timestamp" > {latest} then 'future_timestamp'
+                    when "timestamp"::date < {first_day} or "timestamp" > _written_at + {skew} then 'out_of_range'
                     when not {_present("anonymous_id")} and not {_present("user_id")} then 'missing_identity'
                     when _bytes > {int(rules.max_message_bytes)} then 'oversized_payload'
                 end as _reason
