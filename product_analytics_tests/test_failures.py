@@ -15,8 +15,11 @@ from product_analytics.config import PROJECT_ROOT
 from product_analytics.ingestion.assets import raw_events
 from product_analytics.ingestion.sources import SimulatorSource
 from product_analytics.instance import ensure_dagster_home
+from product_analytics.project import dbt_project
+from product_analytics.resources.dbt import DbtCli, dbt_executable
 from product_analytics.resources.warehouse import Warehouse
 from product_analytics.simulator.landing import events_file
+from product_analytics.transform.assets import dbt_unpartitioned_models
 from product_analytics_tests.conftest import SIM_DAYS
 
 CLOCK = "2026-06-01T00:00:00"
@@ -68,6 +71,39 @@ def test_a_writer_outside_dagster_gets_a_clear_error_and_the_file_survives(tmp_p
     with duckdb.connect(str(database), read_only=True) as conn:
         assert conn.execute("select count(*), sum(hash(message_id)) from raw.events").fetchall() == before
     assert materialize([raw_events], partition_key=day, resources=resources).success
+
+
+def test_dbt_waits_for_an_outside_lock_only_as_long_as_the_timeout_and_says_why(tmp_path):
+    """Regression: dbt-duckdb's 30 connect attempts waited 2**n s each, for hours, on a file
+    held by a notebook or a BI client, and the run hung without a word."""
+    database = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(database)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(300)"]
+        + [str(database)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    dbt = DbtCli(
+        project_dir=dbt_project,
+        dbt_executable=dbt_executable(),
+        warehouse_path=str(database),
+        start_date="2026-03-01",
+        lock_timeout_seconds=3,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        blocked = materialize([dbt_unpartitioned_models], resources={"dbt": dbt}, raise_on_error=False)
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert not blocked.success
+    message = _step_errors(blocked)
+    assert "WarehouseLockedError" in message and f"The warehouse {database} is locked by another process" in message
+    assert f"PID {holder.pid}" in message  # DuckDB names the holder
+    assert 3 <= waited < 120  # 2 attempts: 1 + 2 s of waiting, plus dbt's start-up
 
 
 def _run_pipeline(env: dict[str, str], first: date, last: date) -> subprocess.Popen:

@@ -3,6 +3,7 @@ keeping dbt's partial parse warm from one invocation to the next."""
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -11,9 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from product_analytics.config import settings
 from product_analytics.project import dbt_project
+from product_analytics.resources.warehouse import WarehouseLockedError, is_lock_error, locked_message
 
 
 def dbt_executable() -> str:
@@ -53,22 +56,49 @@ class DbtCli(DbtCliResource):
 
     warehouse_path: str
     start_date: str
+    lock_timeout_seconds: int = 60
+
+    @property
+    def connect_attempts(self) -> int:
+        """dbt-duckdb sleeps 2**n seconds after its n-th failed connect: the fewest attempts
+        whose waits (2**attempts - 1 seconds in all) cover the lock timeout."""
+        return max(1, math.ceil(math.log2(self.lock_timeout_seconds + 1)))
 
     def cli(self, args, *, env: dict[str, str] | None = None, **kwargs):
-        with _environment(PA_DUCKDB_PATH=self.warehouse_path, PA_START_DATE=self.start_date, **(env or {})):
+        variables = {
+            "PA_DUCKDB_PATH": self.warehouse_path,
+            "PA_START_DATE": self.start_date,
+            "PA_DBT_CONNECT_ATTEMPTS": str(self.connect_attempts),  # read by profiles.yml
+            **(env or {}),
+        }
+        with _environment(**variables):
             return super().cli(args, **kwargs)
 
     def stream(self, args: list[str], context, env: dict[str, str] | None = None):
         """Run dbt for an asset definition, yield its events, then keep its partial parse."""
         invocation = self.cli(args, context=context, env=env)
-        yield from invocation.stream()
+        with self._lock_errors_explained():
+            yield from invocation.stream()
         self.keep_partial_parse(invocation.target_path)
 
     def run_quietly(self, args: list[str], env: dict[str, str] | None = None) -> None:
         """Run dbt outside any asset's events (the replay of older snapshot images)."""
         invocation = self.cli(args, manifest=dbt_project.manifest_path, env=env)
-        invocation.wait()
+        with self._lock_errors_explained():
+            invocation.wait()
         self.keep_partial_parse(invocation.target_path)
+
+    @contextmanager
+    def _lock_errors_explained(self) -> Iterator[None]:
+        """dbt could not open the warehouse because a process outside Dagster holds it: the
+        same clear error as the warehouse resource's, after the same wait."""
+        try:
+            yield
+        except DagsterDbtCliRuntimeError as exc:
+            if not is_lock_error(str(exc)):
+                raise
+            waited = 2**self.connect_attempts - 1
+            raise WarehouseLockedError(locked_message(self.warehouse_path, waited, str(exc).strip()[-600:])) from exc
 
     @staticmethod
     def keep_partial_parse(target_path: Path) -> None:
@@ -88,4 +118,5 @@ def dbt_cli() -> DbtCli:
         dbt_executable=dbt_executable(),
         warehouse_path=str(s.duckdb_path),
         start_date=s.start_date.isoformat(),
+        lock_timeout_seconds=s.lock_timeout_seconds,
     )

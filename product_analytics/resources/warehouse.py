@@ -19,6 +19,22 @@ class WarehouseLockedError(RuntimeError):
     """Another process holds the DuckDB file."""
 
 
+def locked_message(database: str, waited_seconds: float, duckdb_says: str) -> str:
+    """What a writer that could not get the warehouse says, from Python or from dbt."""
+    return (
+        f"The warehouse {database} is locked by another process, still after "
+        f"{waited_seconds:.0f}s (PA_LOCK_TIMEOUT_SECONDS). DuckDB allows one writing "
+        "process per file; within Dagster writers take turns in the pool "
+        f"'{DUCKDB_WRITER_POOL}', so the holder is outside Dagster (a DuckDB shell, a notebook, "
+        f"a second `make demo`): close it and re-run. DuckDB says: {duckdb_says}"
+    )
+
+
+def is_lock_error(text: str) -> bool:
+    """DuckDB's error when another process holds the file."""
+    return "Could not set lock on file" in text or "Conflicting lock is held" in text
+
+
 class Warehouse(DuckDBResource):
     """The DuckDB warehouse: waits up to ``lock_timeout_seconds`` for another process's
     lock on the file, then fails with an error that says what to do."""
@@ -45,13 +61,7 @@ class Warehouse(DuckDBResource):
                 if "lock" not in str(exc).lower():
                     raise
                 if time.monotonic() >= deadline:
-                    raise WarehouseLockedError(
-                        f"The warehouse {self.database} is locked by another process, still after "
-                        f"{self.lock_timeout_seconds:.0f}s (PA_LOCK_TIMEOUT_SECONDS). DuckDB allows one writing "
-                        "process per file; within Dagster writers take turns in the pool "
-                        f"'{DUCKDB_WRITER_POOL}', so the holder is outside Dagster (a DuckDB shell, a notebook, "
-                        f"a second `make demo`): close it and re-run. DuckDB says: {exc}"
-                    ) from exc
+                    raise WarehouseLockedError(locked_message(self.database, self.lock_timeout_seconds, str(exc))) from exc
                 time.sleep(min(delay, max(deadline - time.monotonic(), 0.01)))
                 delay = min(delay * 2, 5.0)
         try:
