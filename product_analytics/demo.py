@@ -52,8 +52,16 @@ def file_window(today: date, start: date) -> tuple[date, date]:
     with warehouse().get_connection() as conn:
         ensure_raw_schema(conn)
         scan = event_source().prepare(conn)
-        first, last = conn.execute("select min(event_date), max(event_date) from raw._file_days where rows > 0").fetchall()[0]
+        # The days of readable files: an unreadable file's one quarantine row sits on the day
+        # it was written (today, often), which must not stretch the window to yesterday.
+        first, last = conn.execute(
+            """select min(event_date), max(event_date) from raw._file_days
+               where rows > 0 and path in (select path from raw._files where read_error is null)"""
+        ).fetchall()[0]
+        unreadable = conn.execute("select path, home_date from raw._files where read_error is not null order by 1").fetchall()
     print(f"      {scan['files']} files ({scan['files_new']} new, {scan['files_changed']} changed), {scan['rows_scanned']:,} rows read")
+    for path, day in unreadable:
+        print(f"      unreadable: {path} (one quarantine row on {day}, the day it was written)")
     if first is None:
         raise SystemExit(f"no event files found under {s.events_dir} (JSONL, JSONL.gz, Parquet or CSV)")
     window = max(first, start), min(last, today - timedelta(days=1))
