@@ -11,6 +11,7 @@ from dbt.cli.main import dbtRunner
 from product_analytics.config import DBT_PROJECT_DIR
 from product_analytics.ingestion.schema import ensure_raw_schema
 from product_analytics.policies.partitions import dbt_window_args
+from product_analytics.transform import restatements
 from product_analytics.transform.assets import snapshot_env
 from product_analytics_tests.conftest import START
 
@@ -37,6 +38,18 @@ class Warehouse:
         assert result.success, f"dbt {' '.join(args)} failed: {result.exception}"
 
     def build_days(self, first: date, last: date, full_refresh: bool = False) -> None:
+        """As the daily models' asset does: restated days outside the run first, then the run."""
+        with duckdb.connect(str(self.path)) as conn:
+            restated = [] if full_refresh else restatements.to_rebuild_first(conn, first, last, START)
+        for day in restated:
+            self._run_days(day, day)
+            with duckdb.connect(str(self.path)) as conn:
+                restatements.forget(conn, day, day, START)
+        self._run_days(first, last, full_refresh)
+        with duckdb.connect(str(self.path)) as conn:
+            restatements.forget(conn, *restatements.rebuilt_by_run(first, last), START)
+
+    def _run_days(self, first: date, last: date, full_refresh: bool = False) -> None:
         window = dbt_window_args(
             datetime.combine(first, datetime.min.time()), datetime.combine(last + timedelta(days=1), datetime.min.time())
         )
@@ -65,5 +78,7 @@ class Warehouse:
 
     def copy_raw_from(self, other: "Warehouse") -> None:
         with duckdb.connect(str(self.path)) as conn:
-            conn.register("raw_copy", other.table("raw.events"))
-            conn.execute("insert into raw.events select * from raw_copy")
+            for table in ("events", "superseded_events"):
+                conn.register("raw_copy", other.table(f"raw.{table}"))
+                conn.execute(f"insert into raw.{table} select * from raw_copy")
+                conn.unregister("raw_copy")

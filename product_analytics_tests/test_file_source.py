@@ -8,15 +8,21 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import materialize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from product_analytics.ingestion.assets import raw_events
 from product_analytics.ingestion.load import load_events_day, load_source_day
 from product_analytics.ingestion.readers import file_format
 from product_analytics.ingestion.schema import ensure_raw_schema
 from product_analytics.ingestion.sources import FileSource, SimulatorSource
+from product_analytics.project import dbt_project
+from product_analytics.resources.dbt import DbtCli, dbt_executable
+from product_analytics.resources.warehouse import Warehouse
 from product_analytics.simulator.exports import FORMATS, write_export
 from product_analytics.simulator.landing import events_file
+from product_analytics.transform.assets import dbt_daily_models
 from product_analytics_tests.conftest import SIM_DAYS
 
 CLOCK = datetime(2026, 6, 1)
@@ -415,3 +421,41 @@ def test_random_and_corrupted_lines_never_crash_and_always_reconcile(tmp_path_fa
     rows = conn.execute("select source_row from raw.quarantine union all select _source_row from raw.events").fetchall()
     numbered = [n for n, line in enumerate(lines, start=1) if line.strip(b" ")]
     assert set(r for (r,) in rows) <= set(numbered)
+
+
+def test_a_message_id_on_two_days_is_kept_once_through_the_pipeline(tmp_path):
+    """Regression: a message id on two days loaded on both, and the blocking unique test on
+    staging failed every run. Here the copy received first lands on a day loaded four days
+    later: that day keeps it, and the earlier day, outside the run, is rebuilt without it."""
+    later = D + timedelta(days=4)
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "first.jsonl").write_text(
+        _message("x1", anonymousId="d1", timestamp="2026-03-10T10:00:00Z", receivedAt="2026-03-10T10:00:01Z")
+        + "\n"
+        + _message("m", anonymousId="d1", timestamp="2026-03-10T10:10:00Z", receivedAt="2026-03-14T12:00:00Z")
+        + "\n"
+    )
+    database = tmp_path / "warehouse.duckdb"
+    resources = {
+        "duckdb": Warehouse(database=str(database)),
+        "dbt": DbtCli(project_dir=dbt_project, dbt_executable=dbt_executable(), warehouse_path=str(database), start_date="2026-03-01"),
+        "event_source": FileSource(events_dir=str(folder), first_day="2026-03-01"),
+    }
+    assert materialize([raw_events, dbt_daily_models], partition_key=D.isoformat(), resources=resources).success
+
+    (folder / "resent.jsonl").write_text(
+        _message("y1", anonymousId="d2", timestamp="2026-03-14T09:00:00Z", receivedAt="2026-03-14T09:00:01Z")
+        + "\n"
+        + _message("m", anonymousId="d2", timestamp="2026-03-14T09:05:00Z", receivedAt="2026-03-14T09:05:01Z")
+        + "\n"
+    )
+    result = materialize([raw_events, dbt_daily_models], partition_key=later.isoformat(), resources=resources, raise_on_error=False)
+    assert result.success
+    with duckdb.connect(str(database), read_only=True) as conn:
+        sessions = conn.execute("select event_id, anonymous_id, event_date from intermediate.int_events_sessionized order by 1").fetchall()
+        superseded = conn.execute("select event_date, message_id, kept_event_date from raw.superseded_events").fetchall()
+        pending = conn.execute("select count(*) from raw.restated_days").fetchall()[0][0]
+    assert sessions == [("m", "d2", later), ("x1", "d1", D), ("y1", "d2", later)]
+    assert superseded == [(D, "m", later)]
+    assert pending == 0

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from product_analytics.ingestion.load import load_events_day
+from product_analytics.ingestion.load import event_day_stats, load_events_day
 from product_analytics.ingestion.sources import simulator_export
 from product_analytics.simulator import LandingWriter, SimulationConfig
 from product_analytics.simulator.landing import events_file
@@ -43,7 +43,37 @@ COMPARED = [
 def week(tmp_path_factory):
     root = tmp_path_factory.mktemp("invariant")
     LandingWriter(SimulationConfig(seed=5, epoch=START, daily_users=60), root / "landing", root / "truth").write_days(DAYS)
+    add_cross_day_resends(root / "landing")
     return root
+
+
+def add_cross_day_resends(landing: Path, shift_days: int = 3, per_day: int = 12) -> None:
+    """Copies of messages on another day than their original, as a resend with a new
+    event time makes them: some of a day's messages again ``shift_days`` later (received
+    a minute after that time: usually later than the original, earlier when the original
+    waited offline for days), and some ``shift_days`` earlier (received two hours after
+    the original: always later)."""
+    with duckdb.connect() as conn:
+        originals = {d: conn.sql(f"from read_parquet('{events_file(landing, d)}')").to_arrow_table() for d in DAYS}
+        for day in DAYS:
+            none = originals[day].slice(0, 0)
+            conn.register("this_day", originals[day])
+            conn.register("days_before", originals.get(day - timedelta(days=shift_days), none))  # resent with a later time
+            conn.register("days_after", originals.get(day + timedelta(days=shift_days), none))  # resent with an earlier time
+            shift = f"interval {shift_days} day"
+            conn.execute(
+                f"""
+                copy (
+                    from this_day
+                    union all by name
+                    (select * replace ("timestamp" + {shift} as "timestamp", "timestamp" + {shift} + interval 1 minute as received_at)
+                     from days_before order by message_id limit {per_day})
+                    union all by name
+                    (select * replace ("timestamp" - {shift} as "timestamp", received_at + interval 2 hour as received_at)
+                     from days_after order by message_id limit {per_day})
+                ) to '{events_file(landing, day)}' (format parquet)
+                """
+            )
 
 
 def process_in_order(warehouse: Warehouse, week: Path, rng: random.Random, lookback: int) -> None:
@@ -71,6 +101,10 @@ def assert_same_tables(actual: Warehouse, expected: Warehouse, scenario: str) ->
             missing = conn.execute("select count(*) from (from e except all from a)").fetchall()[0][0]
             assert (a, extra, missing) == (e, 0, 0), f"{scenario}: {table} has {a} rows vs {e}, {extra} extra, {missing} missing"
             assert e > 0, table
+        for table in ("intermediate.int_events_sessionized", "marts.fct_events"):
+            conn.register("a", actual.table(table))
+            rows, ids = conn.execute("select count(*), count(distinct event_id) from a").fetchall()[0]
+            assert rows == ids, f"{scenario}: {table} holds {rows - ids} messages twice"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -88,7 +122,9 @@ def test_incremental_runs_equal_a_full_refresh(week, tmp_path, seed):
     with duckdb.connect() as conn:
         conn.register("raw_events", daily.table("raw.events"))
         late_loaded = conn.sql("select count(*) from raw_events where received_at >= event_date + interval 1 day").fetchall()[0][0]
+        resent = conn.sql("select count(*) from raw_events group by message_id having count(*) > 1").fetchall()
     assert late_loaded > 0, "the pattern must bring late events for the invariant to mean anything"
+    assert len(resent) > 0, "the pattern must bring messages on two days"
     assert_same_tables(daily, reference, f"days in order (seed {seed}, lookback {lookback})")
 
     backfill = Warehouse(tmp_path / "backfill.duckdb")
@@ -145,3 +181,51 @@ def test_a_late_event_continuing_yesterdays_session_reaches_it(tmp_path):
     with duckdb.connect(str(daily.path)) as conn:
         sessions = conn.sql("select event_id, session_start_at from intermediate.int_events_sessionized order by 1").fetchall()
     assert sessions == [(m, at(x, "23:40")) for m in ("m1", "m2", "m3", "m4")]
+
+
+def test_a_copy_received_first_on_a_day_loaded_later_moves_the_message_there(tmp_path):
+    """A message loaded and built on day x, then found on day x+4 with an earlier receipt:
+    the copy of x+4 is kept, day x is rebuilt without it (it lies outside the run of x+4),
+    and the day's reconciliation counts its copy as a duplicate."""
+    x = date(2026, 3, 20)
+    at = lambda day, hhmm: datetime.combine(day, datetime.min.time()) + timedelta(hours=int(hhmm[:2]), minutes=int(hhmm[3:]))  # noqa: E731
+    later = x + timedelta(days=4)
+    messages = [  # (file, id, device, event time, received at)
+        ("a", "x1", "d1", at(x, "10:00"), at(x, "10:00")),
+        ("a", "m", "d1", at(x, "10:10"), at(later, "12:00")),  # the original, held offline for four days
+        ("b", "y1", "d2", at(later, "09:00"), at(later, "09:00")),
+        ("b", "m", "d2", at(later, "09:05"), at(later, "09:06")),  # a resend with another time, received first
+    ]
+
+    def write(name: str) -> Path:
+        path = tmp_path / f"{name}.parquet"
+        rows = [(m, "track", "post_viewed", d, t, r) for f, m, d, t, r in messages if f == name]
+        with duckdb.connect() as conn:
+            conn.execute(
+                "create table t (message_id varchar, type varchar, event varchar, anonymous_id varchar, "
+                '"timestamp" timestamp, received_at timestamp)'
+            )
+            conn.executemany("insert into t values (?, ?, ?, ?, ?, ?)", rows)
+            conn.execute(f"copy t to '{path}' (format parquet)")
+        return path
+
+    a, b = write("a"), write("b")
+    clock = at(later + timedelta(days=1), "00:00")
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with duckdb.connect(str(warehouse.path)) as conn:
+        load_events_day(conn, x, simulator_export(a, x, clock))  # x re-run after m arrived
+    warehouse.build_days(x, x)
+    with duckdb.connect(str(warehouse.path)) as conn:
+        stats = load_events_day(conn, later, simulator_export(b, later, clock))
+        restated = conn.sql("select event_date, by_load_of from raw.restated_days").fetchall()
+        kept_on_x = event_day_stats(conn, x)
+    assert restated == [(x, later)]
+    assert (stats.rows, stats.duplicates) == (2, 0)
+    assert (kept_on_x.input_rows, kept_on_x.rows, kept_on_x.duplicates) == (2, 1, 1) and kept_on_x.reconciles
+    warehouse.build_days(later, later)
+
+    with duckdb.connect(str(warehouse.path)) as conn:
+        sessions = conn.sql("select event_id, anonymous_id from intermediate.int_events_sessionized order by 1").fetchall()
+        left = conn.sql("select count(*) from raw.restated_days").fetchall()[0][0]
+    assert sessions == [("m", "d2"), ("x1", "d1"), ("y1", "d2")]
+    assert left == 0

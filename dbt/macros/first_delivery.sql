@@ -1,5 +1,5 @@
-{#- Numbers the delivered copies of each message (1 = earliest received); a duplicate
-    is the same message_id delivered again, within the same event day. -#}
+{#- Numbers the delivered copies of each message within its event day (1 = earliest
+    received). Copies on other days are settled by ingestion (raw.superseded_events). -#}
 {% macro delivery_number() -%}
     row_number() over (
         partition by event_date, message_id

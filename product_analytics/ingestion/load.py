@@ -41,10 +41,10 @@ class EventInput:
 @dataclass(frozen=True)
 class EventDayStats:
     day: date
-    rows: int  # loaded: one per message id
+    rows: int  # loaded: one per message id, not kept on another day
     distinct_users: int
     distinct_anonymous_ids: int
-    duplicates: int  # valid copies of a message already loaded
+    duplicates: int  # valid copies of a message kept elsewhere (this day or the one it was first received on)
     late_events: int  # received after their event day had ended
     min_event_at: datetime | None
     max_event_at: datetime | None
@@ -76,7 +76,7 @@ def _replace_day(
     target: _Target,
     day: date,
     validated: Iterable[tuple[Path, str, list[tuple[int, str]]]],
-    day_totals: tuple[tuple[str, list], ...] = (),
+    day_totals: tuple[tuple[str, list | dict], ...] = (),
 ) -> None:
     """Replace ``day`` of ``raw.<target.table>`` and its quarantine rows.
 
@@ -163,8 +163,70 @@ def load_events_day(
         """,
         [day, len(inputs)],
     )
-    _replace_day(conn, _EVENTS, day, validated(), (clear_totals, totals))
+    _replace_day(conn, _EVENTS, day, validated(), (clear_totals, totals, *_settle_copies_across_days(day)))
     return event_day_stats(conn, day)
+
+
+# Which copy of a message id is kept when several days hold one: the earliest received,
+# then the earliest day; an order that does not depend on when each day was loaded.
+_COPY_ORDER = "received_at nulls last, event_date, _source_file, _source_row"
+
+
+def _settle_copies_across_days(day: date) -> list[tuple[str, list]]:
+    """Statements (run in the day's transaction, after its rows are in) that bring
+    ``raw.superseded_events`` up to date for the message ids ``day`` shares with other days,
+    and record in ``raw.restated_days`` every other day whose kept copies changed.
+
+    Only those ids are touched: the cost is one scan of ``raw.events.message_id``, however
+    many days share ids.
+    """
+    touched = "(select message_id from _pa_touched)"
+    return [
+        (
+            """
+            create or replace temp table _pa_touched as
+            select message_id from raw.superseded_events where event_date = $day or kept_event_date = $day
+            union
+            select e.message_id from raw.events as e
+            semi join (select message_id from raw.events where event_date = $day) as d using (message_id)
+            where e.event_date <> $day
+            """,
+            {"day": day},
+        ),
+        (
+            f"create or replace temp table _pa_before as select event_date, message_id from raw.superseded_events "
+            f"where message_id in {touched}",
+            [],
+        ),
+        (f"delete from raw.superseded_events where message_id in {touched}", []),
+        (
+            f"""
+            insert into raw.superseded_events
+            select event_date, message_id, kept_event_date, kept_received_at from (
+                select event_date, message_id,
+                       first_value(event_date) over copies as kept_event_date,
+                       first_value(received_at) over copies as kept_received_at,
+                       row_number() over copies as copy_number
+                from raw.events where message_id in {touched}
+                window copies as (partition by message_id order by {_COPY_ORDER})
+            ) where copy_number > 1
+            """,
+            [],
+        ),
+        (
+            f"""
+            insert into raw.restated_days
+            select distinct event_date, now()::timestamp, $day from (
+                (from _pa_before except from (select event_date, message_id from raw.superseded_events where message_id in {touched}))
+                union all
+                (from (select event_date, message_id from raw.superseded_events where message_id in {touched}) except from _pa_before)
+            ) where event_date <> $day
+            """,
+            {"day": day},
+        ),
+        ("drop table _pa_touched", []),
+        ("drop table _pa_before", []),
+    ]
 
 
 def event_day_stats(conn: duckdb.DuckDBPyConnection, day: date) -> EventDayStats:
@@ -173,12 +235,15 @@ def event_day_stats(conn: duckdb.DuckDBPyConnection, day: date) -> EventDayStats
         select count(*), count(distinct user_id), count(distinct anonymous_id),
                count(*) filter (where received_at >= event_date + interval 1 day),
                min("timestamp"), max("timestamp")
-        from raw.events where event_date = ?
+        from raw.events anti join raw.superseded_events using (event_date, message_id)
+        where event_date = $day
         """,
-        [day],
+        {"day": day},
     ).fetchall()[0]
+    superseded = conn.execute("select count(*) from raw.superseded_events where event_date = ?", [day]).fetchall()[0][0]
     loads = conn.execute("select input_rows, quarantined_rows, duplicate_rows from raw.event_loads where event_date = ?", [day]).fetchall()
-    input_rows, quarantined, duplicates = loads[0] if loads else (row[0], 0, 0)
+    input_rows, quarantined, duplicates = loads[0] if loads else (row[0] + superseded, 0, 0)
+    duplicates += superseded  # copies kept on another day count as this day's duplicates
     reasons = conn.execute(
         "select reason, count(*) from raw.quarantine where source = 'events' and partition_date = ? group by 1 order by 2 desc, 1", [day]
     ).fetchall()

@@ -85,6 +85,24 @@ LOAD_COLUMNS = {
 }
 
 
+# Copies of a message id on other days than its kept copy (the earliest received, wherever
+# it lands): raw.events keeps every day's rows, staging leaves these out. Maintained by
+# load_events_day for the message ids a day shares with other days.
+SUPERSEDED_COLUMNS = {
+    "event_date": "date not null",  # the day of the superseded copy
+    "message_id": "varchar not null",
+    "kept_event_date": "date",  # the day of the kept copy
+    "kept_received_at": "timestamp",
+}
+# Days whose kept messages changed because another day was loaded: the dbt step of the
+# daily models rebuilds them (product_analytics.transform.restatements) and clears them.
+RESTATED_COLUMNS = {
+    "event_date": "date not null",
+    "restated_at": "timestamp",
+    "by_load_of": "date",  # the day whose load changed it
+}
+
+
 def _ddl(table: str, partition_column: str, columns: dict[str, str]) -> str:
     lines = [f"{partition_column} date not null", *(f'"{c}" {t}' for c, t in columns.items())]
     lines += ["_source_file varchar", "_source_row bigint", "_loaded_at timestamp"]
@@ -105,9 +123,11 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"alter table raw.{table} add column if not exists _source_row bigint")
     conn.execute(_plain_ddl("raw.quarantine", QUARANTINE_COLUMNS))
     conn.execute(_plain_ddl("raw.event_loads", LOAD_COLUMNS))
+    conn.execute(_plain_ddl("raw.superseded_events", SUPERSEDED_COLUMNS))
+    conn.execute(_plain_ddl("raw.restated_days", RESTATED_COLUMNS))
 
 
-def in_transaction(conn: duckdb.DuckDBPyConnection, statements: list[tuple[str, list]]) -> None:
+def in_transaction(conn: duckdb.DuckDBPyConnection, statements: list[tuple[str, list | dict]]) -> None:
     """Run statements all or nothing."""
     conn.execute("begin transaction")
     try:

@@ -19,6 +19,7 @@ from product_analytics.policies.partitions import daily_partitions, dbt_window_a
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
 from product_analytics.project import dbt_project
 from product_analytics.resources.dbt import PRODUCTION_BUILD, DbtCli
+from product_analytics.transform import restatements
 
 DAILY_SELECTION = "tag:daily"
 SNAPSHOT_SELECTION = "resource_type:snapshot tag:snapshot_input"
@@ -55,15 +56,29 @@ translator = ProductAnalyticsTranslator()
     dagster_dbt_translator=translator,
     pool=DUCKDB_WRITER_POOL,
 )
-def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCli):
+def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDBResource):
     """Models partitioned by day (dbt microbatch): a run rebuilds the days of its window and
-    the days of the margin on each side, whose sessions may reach into the window."""
-    args = PRODUCTION_BUILD
+    the days of the margin on each side, whose sessions may reach into the window. Days
+    outside them whose messages another day's load took away are rebuilt first."""
     # A "checks only" launch from the UI has no partition: then dbt only runs the tests.
-    if context.has_partition_key or context.has_partition_key_range:
-        window = context.partition_time_window
-        args = [*PRODUCTION_BUILD, *dbt_window_args(window.start.replace(tzinfo=None), window.end.replace(tzinfo=None))]
-    yield from dbt.stream(args, context)
+    if not (context.has_partition_key or context.has_partition_key_range):
+        yield from dbt.stream(PRODUCTION_BUILD, context)
+        return
+    window = context.partition_time_window
+    start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+    first, last = start.date(), end.date() - timedelta(days=1)
+    start_date = date.fromisoformat(dbt.start_date)
+    with duckdb.get_connection() as conn:
+        restated = restatements.to_rebuild_first(conn, first, last, start_date)
+    for day in restated:
+        context.log.info(f"rebuilding {day}: a message of that day was first received on a day loaded since")
+        midnight = datetime.combine(day, datetime.min.time())
+        dbt.run_quietly([*PRODUCTION_BUILD, "--select", DAILY_SELECTION, *dbt_window_args(midnight, midnight + timedelta(days=1))])
+        with duckdb.get_connection() as conn:
+            restatements.forget(conn, day, day, start_date)
+    yield from dbt.stream([*PRODUCTION_BUILD, *dbt_window_args(start, end)], context)
+    with duckdb.get_connection() as conn:
+        restatements.forget(conn, *restatements.rebuilt_by_run(first, last), start_date)
 
 
 def pending_images(duckdb: DuckDBResource) -> list[date]:

@@ -7,13 +7,23 @@ source as (
 
 ),
 
--- A message delivered twice keeps its earliest received copy.
+-- Copies of a message id whose kept copy is on another day: bookkeeping the ingestion
+-- of raw.events writes with each day (not a source of its own: it is part of that asset).
+superseded as (
+
+    select event_date, message_id
+    from {{ api.Relation.create(schema='raw', identifier='superseded_events') }}
+
+),
+
+-- A message delivered twice keeps its earliest received copy, wherever it landed.
 deduplicated as (
 
     select
-        *,
+        source.*,
         {{ delivery_number() }} as delivery_number
     from source
+    anti join superseded using (event_date, message_id)
 
 ),
 
