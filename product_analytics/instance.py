@@ -14,9 +14,12 @@ concurrency:
     # DuckDB lets a single process write a database file at a time.
     default_limit: 1
 run_retries:
-  # A run that fails (a transient lock, a killed process) is retried from its failed steps.
+  # A run whose process died (killed, out of memory) is retried from its failed steps.
+  # A failed step is not: steps retry by themselves only what may pass (a lock held
+  # outside Dagster, temporary I/O errors; product_analytics/resources/transient.py).
   enabled: true
   max_retries: 2
+  retry_on_asset_or_op_failure: false
 telemetry:
   enabled: false
 nux:

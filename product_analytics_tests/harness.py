@@ -30,11 +30,27 @@ class Warehouse:
 
     def dbt(self, *args: str) -> None:
         """Run dbt on this file (it stays open in this process afterwards: see ``table``)."""
-        os.environ["PA_DUCKDB_PATH"] = str(self.path)
         target = self.path.parent / f"dbt_target_{self.path.stem}"
-        result = self.runner.invoke(
-            [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--quiet"]
-        )
+        saved = os.environ.get("PA_DUCKDB_PATH")
+        os.environ["PA_DUCKDB_PATH"] = str(self.path)  # for dbt's profile only: later tests read the settings
+        try:
+            result = self.runner.invoke(
+                [
+                    *args,
+                    "--project-dir",
+                    str(DBT_PROJECT_DIR),
+                    "--profiles-dir",
+                    str(DBT_PROJECT_DIR),
+                    "--target-path",
+                    str(target),
+                    "--quiet",
+                ]
+            )
+        finally:
+            if saved is None:
+                os.environ.pop("PA_DUCKDB_PATH", None)
+            else:
+                os.environ["PA_DUCKDB_PATH"] = saved
         assert result.success, f"dbt {' '.join(args)} failed: {result.exception}"
 
     def build_days(self, first: date, last: date, full_refresh: bool = False) -> None:
@@ -57,7 +73,8 @@ class Warehouse:
 
     def refresh_sessions(self) -> None:
         """The rebuilt models of identity and sessions (no snapshots needed)."""
-        self.dbt("run", "--select", "int_anonymous_ids_mapped fct_sessions fct_events fct_user_sessions", "--vars", json.dumps(VARS))
+        selection = "int_anonymous_ids_mapped int_devices_flagged_runaway fct_sessions fct_events fct_user_sessions"
+        self.dbt("run", "--select", selection, "--vars", json.dumps(VARS))
 
     def snapshot(self, image_day: date) -> None:
         """Snapshot the operational tables as their image of ``image_day`` shows them."""

@@ -13,7 +13,7 @@ from dagster import DagsterEventType, DagsterInstance, materialize
 
 from product_analytics.config import PROJECT_ROOT
 from product_analytics.ingestion.assets import raw_events
-from product_analytics.ingestion.sources import SimulatorSource
+from product_analytics.ingestion.sources import FileSource, SimulatorSource
 from product_analytics.instance import ensure_dagster_home
 from product_analytics.project import dbt_project
 from product_analytics.resources.dbt import DbtCli, dbt_executable
@@ -27,6 +27,23 @@ CLOCK = "2026-06-01T00:00:00"
 
 def _step_errors(result) -> str:
     return "\n".join(e.event_specific_data.error.to_string() for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+
+
+def _retries(result) -> int:
+    return sum(1 for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY)
+
+
+def test_an_error_that_cannot_pass_by_itself_is_not_retried(tmp_path):
+    """A bad configuration fails the step at once: no retry, one failure."""
+    resources = {
+        "duckdb": Warehouse(database=str(tmp_path / "warehouse.duckdb"), lock_timeout_seconds=2),
+        "event_source": FileSource(events_dir=str(tmp_path / "no such folder")),
+    }
+    result = materialize([raw_events], partition_key=SIM_DAYS[0].isoformat(), resources=resources, raise_on_error=False)
+    assert not result.success
+    assert "is not a folder" in _step_errors(result)
+    assert _retries(result) == 0
+    assert sum(1 for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE) == 1
 
 
 def test_a_writer_outside_dagster_gets_a_clear_error_and_the_file_survives(tmp_path, landing, sim_config):
@@ -67,7 +84,8 @@ def test_a_writer_outside_dagster_gets_a_clear_error_and_the_file_survives(tmp_p
     message = _step_errors(blocked)
     assert f"The warehouse {database} is locked by another process" in message
     assert f"PID {holder.pid}" in message  # DuckDB names the holder
-    assert "PA_LOCK_TIMEOUT_SECONDS" in message and waited >= 2
+    assert "PA_LOCK_TIMEOUT_SECONDS" in message
+    assert _retries(blocked) == 2 and waited >= 3 * 2 + 2 * 2  # a lock may pass: three attempts, two waits
     with duckdb.connect(str(database), read_only=True) as conn:
         assert conn.execute("select count(*), sum(hash(message_id)) from raw.events").fetchall() == before
     assert materialize([raw_events], partition_key=day, resources=resources).success
@@ -103,7 +121,8 @@ def test_dbt_waits_for_an_outside_lock_only_as_long_as_the_timeout_and_says_why(
     message = _step_errors(blocked)
     assert "WarehouseLockedError" in message and f"The warehouse {database} is locked by another process" in message
     assert f"PID {holder.pid}" in message  # DuckDB names the holder
-    assert 3 <= waited < 120  # 2 attempts: 1 + 2 s of waiting, plus dbt's start-up
+    assert _retries(blocked) == 2  # the step was tried three times, then failed
+    assert 3 * 3 <= waited < 180  # each attempt: 2 connects (1 + 2 s of waiting) and dbt's start-up
 
 
 def _run_pipeline(env: dict[str, str], first: date, last: date) -> subprocess.Popen:

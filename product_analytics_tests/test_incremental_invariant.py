@@ -12,6 +12,7 @@ Runs dbt in-process on a small simulated week; the patterns come from a seeded
 generator, so a failure names the seed that reproduces it.
 """
 
+import json
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from product_analytics.ingestion.sources import simulator_export
 from product_analytics.simulator import LandingWriter, SimulationConfig
 from product_analytics.simulator.landing import events_file
 from product_analytics_tests.conftest import START
-from product_analytics_tests.harness import Warehouse
+from product_analytics_tests.harness import VARS, Warehouse
 
 DAYS = [date(2026, 3, 20) + timedelta(days=i) for i in range(7)]
 COMPARED = [
@@ -91,9 +92,9 @@ def process_in_order(warehouse: Warehouse, week: Path, rng: random.Random, lookb
     warehouse.refresh_sessions()
 
 
-def assert_same_tables(actual: Warehouse, expected: Warehouse, scenario: str) -> None:
+def assert_same_tables(actual: Warehouse, expected: Warehouse, scenario: str, tables: list[str] = COMPARED) -> None:
     with duckdb.connect() as conn:
-        for table in COMPARED:
+        for table in tables:
             conn.register("a", actual.table(table))
             conn.register("e", expected.table(table))
             a, e = conn.execute("select (select count(*) from a), (select count(*) from e)").fetchall()[0]
@@ -101,7 +102,7 @@ def assert_same_tables(actual: Warehouse, expected: Warehouse, scenario: str) ->
             missing = conn.execute("select count(*) from (from e except all from a)").fetchall()[0][0]
             assert (a, extra, missing) == (e, 0, 0), f"{scenario}: {table} has {a} rows vs {e}, {extra} extra, {missing} missing"
             assert e > 0, table
-        for table in ("intermediate.int_events_sessionized", "marts.fct_events"):
+        for table in {"intermediate.int_events_sessionized", "marts.fct_events"} & set(tables):
             conn.register("a", actual.table(table))
             rows, ids = conn.execute("select count(*), count(distinct event_id) from a").fetchall()[0]
             assert rows == ids, f"{scenario}: {table} holds {rows - ids} messages twice"
@@ -229,3 +230,62 @@ def test_a_copy_received_first_on_a_day_loaded_later_moves_the_message_there(tmp
         left = conn.sql("select count(*) from raw.restated_days").fetchall()[0][0]
     assert sessions == [("m", "d2"), ("x1", "d1"), ("y1", "d2")]
     assert left == 0
+
+
+def test_five_days_without_a_break_are_cut_every_24_hours_as_a_full_build_cuts_them(tmp_path):
+    """Regression: a device active without a 30-minute break for more than two days made
+    the daily run fail (a batch saw its run of activity start at the first day it read and
+    opened a second session over events already in one). The run is carried from day to
+    day: the daily runs cut it where a full build does, every 24 hours from its start."""
+    x = date(2026, 3, 20)
+    start = datetime.combine(x, datetime.min.time()) + timedelta(hours=8)
+    bot = [(f"b{i:04d}", "bot", start + timedelta(minutes=10 * i)) for i in range(5 * 144)]  # x 08:00 .. x+5 07:50
+    person = [("p1", "person", start + timedelta(days=2, hours=1)), ("p2", "person", start + timedelta(days=2, hours=1, minutes=5))]
+    days = [x + timedelta(days=i) for i in range(6)]
+
+    def ingest(warehouse: Warehouse, day: date) -> None:
+        with duckdb.connect(str(warehouse.path)) as conn:
+            conn.execute("delete from raw.events where event_date = ?", [day])
+            conn.executemany(
+                """insert into raw.events (event_date, message_id, type, event, anonymous_id, "timestamp", received_at)
+                   values (?, ?, 'track', 'game_started', ?, ?, ?)""",
+                [[day, m, device, t, t] for m, device, t in bot + person if t.date() == day],
+            )
+
+    daily = Warehouse(tmp_path / "daily.duckdb")
+    for day in days:  # the schedule: yesterday and one day of lookback
+        ingest(daily, day)
+        daily.build_days(max(x, day - timedelta(days=1)), day)
+    reference = Warehouse(tmp_path / "reference.duckdb")
+    reference.copy_raw_from(daily)
+    reference.build_days(days[0], days[-1], full_refresh=True)
+
+    expected = [(start + timedelta(days=k), 144) for k in range(5)]
+    for warehouse in (daily, reference):
+        with duckdb.connect(str(warehouse.path)) as conn:
+            sessions = conn.sql(
+                "select session_start_at, count(*) from intermediate.int_events_sessionized "
+                "where anonymous_id = 'bot' group by 1 order by 1"
+            ).fetchall()
+            assert sessions == expected
+    assert_same_tables(daily, reference, "five days of uninterrupted activity", ["intermediate.int_events_sessionized"])
+
+    # The device is flagged as runaway and left out of the core facts, unless asked for.
+    core = "int_devices_flagged_runaway int_anonymous_ids_mapped fct_sessions fct_events"
+    daily.dbt("run", "--select", core, "--vars", json.dumps(VARS))
+    flagged = daily.table("intermediate.int_devices_flagged_runaway").to_pylist()
+    assert flagged == [
+        {
+            "anonymous_id": "bot",
+            "first_flagged_date": x,
+            "last_flagged_date": x + timedelta(days=4),
+            "flagged_days": 5,
+            "long_sessions": 5,
+            "busy_days": 0,
+        }
+    ]
+    sessions = lambda: sorted(daily.table("marts.fct_sessions").column("anonymous_id").to_pylist())  # noqa: E731
+    assert sessions() == ["person"]
+    assert sorted(set(daily.table("marts.fct_events").column("anonymous_id").to_pylist())) == ["person"]
+    daily.dbt("run", "--select", core, "--vars", json.dumps({**VARS, "include_runaway_devices": True}))
+    assert sessions() == ["bot"] * 5 + ["person"]

@@ -17,7 +17,8 @@ from dagster import (
 
 from product_analytics.automation.freshness_checks import latest_partition_result
 from product_analytics.automation.schedules import daily_snapshot_schedule
-from product_analytics.automation.sensors import deliver, failure_alert
+from product_analytics.automation.sensors import deliver, failure_alert, will_be_retried
+from product_analytics.instance import ensure_dagster_home
 
 RAW = AssetKey(["raw", "events"])
 
@@ -111,5 +112,24 @@ def test_the_instance_configuration_limits_writers_and_retries_runs(tmp_path):
     try:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+        assert not instance.run_retries_retry_on_asset_or_op_failure
+    finally:
+        instance.dispose()
+
+
+def test_a_failed_step_fails_its_run_once_and_a_dead_run_is_retried(tmp_path):
+    """Regression: every failed run was retried twice, a failed dbt test as much as a lock,
+    and each attempt alerted. Now a step failure is final (one alert), while a run that died
+    without a failed step will be retried and alerts only from its last attempt."""
+    instance = DagsterInstance.from_config(str(ensure_dagster_home(tmp_path / "home")))
+    try:
+        failed = failing_job.execute_in_process(instance=instance, raise_on_error=False)
+        assert not failed.success
+        assert instance.get_run_by_id(failed.run_id).tags.get("dagster/will_retry") == "false"
+        assert not will_be_retried(instance, failed.run_id)
+
+        died = instance.create_run_for_job(failing_job)
+        instance.report_run_failed(died, "the run's process is gone")
+        assert will_be_retried(instance, died.run_id)
     finally:
         instance.dispose()

@@ -18,6 +18,9 @@ from product_analytics.automation.jobs import freshness_checks_job
 from product_analytics.config import settings
 from product_analytics.policies.partitions import RANGE_END_TAG, RANGE_START_TAG
 
+# Set by Dagster on a failed run: "true" when its run retries will launch another attempt.
+WILL_RETRY_TAG = "dagster/will_retry"
+
 
 def _root_message(error) -> str:
     """The innermost error's message: what went wrong, not the framework's wrapper."""
@@ -65,9 +68,19 @@ def deliver(alert: dict, alert_file: Path, webhook_url: str | None) -> None:
 
 @run_failure_sensor(name="run_failure_alerts", default_status=DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)
 def run_failure_alerts(context: RunFailureSensorContext) -> None:
-    """Writes every failed run to PA_ALERT_FILE (JSON lines), or posts it to PA_ALERT_WEBHOOK_URL."""
+    """Writes every failed run to PA_ALERT_FILE (JSON lines), or posts it to PA_ALERT_WEBHOOK_URL;
+    a run Dagster retries is reported by its last retry only (one alert per failure)."""
+    if will_be_retried(context.instance, context.dagster_run.run_id):
+        context.log.info(f"run {context.dagster_run.run_id} failed and will be retried: no alert yet")
+        return
     s = settings()
     deliver(failure_alert(context), s.alert_file, s.alert_webhook_url)
+
+
+def will_be_retried(instance, run_id: str) -> bool:
+    """Whether Dagster's run retries will launch another attempt of this failed run."""
+    run = instance.get_run_by_id(run_id)  # the tag is added when the failure is recorded
+    return run is not None and run.tags.get(WILL_RETRY_TAG) == "true"
 
 
 @sensor(job=freshness_checks_job, minimum_interval_seconds=3600, default_status=DefaultSensorStatus.RUNNING)

@@ -15,7 +15,6 @@ from dagster import (
     asset,
     multi_asset,
 )
-from dagster_duckdb import DuckDBResource
 
 from product_analytics.ingestion.load import EventDayStats, MissedDay, load_events_day, load_source_day
 from product_analytics.ingestion.schema import SOURCE_COLUMNS, ensure_raw_schema
@@ -23,6 +22,8 @@ from product_analytics.ingestion.sources import EventSource
 from product_analytics.policies.freshness import DAILY_FRESHNESS
 from product_analytics.policies.partitions import daily_partitions, days_in_window, single_run_backfill
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
+from product_analytics.resources.transient import retried_when_transient
+from product_analytics.resources.warehouse import Warehouse
 
 RAW_GROUP = "ingestion"
 RAW_EVENTS = AssetKey(["raw", "events"])
@@ -104,14 +105,14 @@ def late_events_check(missed: list[MissedDay], first_scanned, last_scanned) -> A
     ],
     freshness_policy=DAILY_FRESHNESS,
 )
-def raw_events(context: AssetExecutionContext, duckdb: DuckDBResource, event_source: EventSource):
+def raw_events(context: AssetExecutionContext, duckdb: Warehouse, event_source: EventSource):
     """Every track, page, screen, identify, group and alias message whose event time falls on
     the day, one row per message id; a re-run replaces the day and adds late arrivals.
     Rows that fail validation go to `raw.quarantine` with their reason."""
     Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
     days = _days(context)
     stats = []
-    with duckdb.get_connection() as conn:
+    with retried_when_transient(duckdb.lock_timeout_seconds), duckdb.get_connection() as conn:
         ensure_raw_schema(conn)
         scan = event_source.prepare(conn)
         for day in days:
@@ -182,12 +183,12 @@ def quarantine_check(stats: list[EventDayStats], max_rate: float) -> AssetCheckR
     pool=DUCKDB_WRITER_POOL,
     can_subset=True,
 )
-def raw_source_tables(context: AssetExecutionContext, duckdb: DuckDBResource, event_source: EventSource):
+def raw_source_tables(context: AssetExecutionContext, duckdb: Warehouse, event_source: EventSource):
     """Daily images of the operational tables (users, posts, orders), for dbt snapshots.
     A day without an image file holds no rows (the snapshots then keep their last state)."""
     Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
     days = _days(context)
-    with duckdb.get_connection() as conn:
+    with retried_when_transient(duckdb.lock_timeout_seconds), duckdb.get_connection() as conn:
         ensure_raw_schema(conn)
         for key in context.selected_asset_keys:
             table = key.path[-1]

@@ -16,6 +16,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from product_analytics.config import settings
 from product_analytics.project import dbt_project
+from product_analytics.resources.transient import retried_when_transient
 from product_analytics.resources.warehouse import WarehouseLockedError, is_lock_error, locked_message
 
 
@@ -77,14 +78,14 @@ class DbtCli(DbtCliResource):
     def stream(self, args: list[str], context, env: dict[str, str] | None = None):
         """Run dbt for an asset definition, yield its events, then keep its partial parse."""
         invocation = self.cli(args, context=context, env=env)
-        with self._lock_errors_explained():
+        with retried_when_transient(self.lock_timeout_seconds), self._lock_errors_explained():
             yield from invocation.stream()
         self.keep_partial_parse(invocation.target_path)
 
     def run_quietly(self, args: list[str], env: dict[str, str] | None = None) -> None:
         """Run dbt outside any asset's events (the replay of older snapshot images)."""
         invocation = self.cli(args, manifest=dbt_project.manifest_path, env=env)
-        with self._lock_errors_explained():
+        with retried_when_transient(self.lock_timeout_seconds), self._lock_errors_explained():
             invocation.wait()
         self.keep_partial_parse(invocation.target_path)
 

@@ -12,10 +12,11 @@ from dagster import (
     MetadataValue,
     multi_asset,
 )
-from dagster_duckdb import DuckDBResource
 
 from product_analytics.policies.freshness import DAILY_FRESHNESS
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
+from product_analytics.resources.transient import retried_when_transient
+from product_analytics.resources.warehouse import Warehouse
 from product_analytics.retention.checks import check_retention_tables
 from product_analytics.retention.cohorts import GRAINS, retention, to_frame
 from product_analytics.retention.render import daily_matrix, heatmap_png, markdown_image, markdown_matrix
@@ -126,9 +127,9 @@ def write_table(conn, name: str, frame: pd.DataFrame) -> None:
     check_specs=[AssetCheckSpec(name, asset=RETENTION, blocking=True) for name in CHECKS],
     pool=DUCKDB_WRITER_POOL,
 )
-def retention_cohorts(context: AssetExecutionContext, duckdb: DuckDBResource):
+def retention_cohorts(context: AssetExecutionContext, duckdb: Warehouse):
     """Cohort retention over all processed days, from one row per visitor and active day."""
-    with duckdb.get_connection() as conn:
+    with retried_when_transient(duckdb.lock_timeout_seconds), duckdb.get_connection() as conn:
         last_day = conn.sql("select (max(session_date) - date '1970-01-01')::bigint from marts.fct_sessions").fetchall()[0][0]
         if last_day is None:
             raise ValueError("marts.fct_sessions is empty: materialize the daily partitions first")

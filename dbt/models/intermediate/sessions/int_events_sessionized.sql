@@ -5,12 +5,26 @@
         begin=var('start_date'),
         event_time='session_start_at',
         tags=['daily'],
+        on_schema_change='append_new_columns',
     )
 }}
 
 {#- Every event with its device session. A batch owns the sessions that start
     in its day; it reads the day before (a run of activity reaching into the
-    day) and the day after (sessions running past midnight). -#}
+    day) and the day after (sessions running past midnight). A run of activity
+    that began even earlier is carried in: its start, from the device's last
+    event before the days read (already built), places the cuts at the
+    maximum length where a full build places them. -#}
+
+{%- set batch = batch_window() -%}
+{%- set margin = partition_margin_days() -%}
+{#- Also in a full refresh: each batch after the first reads the ones before it. -#}
+{%- set built = batch and execute and adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+{%- if built -%}
+    {%- set read_from = dbt.dateadd('day', -margin, "cast('" ~ batch.start ~ "' as " ~ dbt.type_timestamp() ~ ")") -%}
+    {#- Tables built before runs were carried have no run_start_at: their sessions' start stands in. -#}
+    {%- set has_run_start = 'run_start_at' in adapter.get_columns_in_relation(built) | map(attribute='name') | list -%}
+{%- endif %}
 
 with
 
@@ -40,16 +54,45 @@ events as (
         event_date,
         received_at
     from {{ ref('stg_app__events') }}
-    where {{ in_batch_window('event_date', days_before=partition_margin_days(), days_after=partition_margin_days()) }}
+    where {{ in_batch_window('event_date', days_before=margin, days_after=margin) }}
+
+),
+
+-- Each device's last event in the inactivity span before the first day read, with the
+-- start of its run of activity: a run that began before the days read continues.
+carried as (
+
+    {%- if read_from %}
+    select
+        anonymous_id,
+        event_at as carried_event_at,
+        {{ 'coalesce(run_start_at, session_start_at)' if has_run_start else 'session_start_at' }} as carried_run_start_at
+    from {{ this }}
+    where
+        event_at < {{ read_from }}
+        and {{ elapsed_microseconds('event_at', read_from) }} <= {{ session_inactivity_microseconds() }}
+    qualify row_number() over (partition by anonymous_id order by event_at desc, event_id desc) = 1
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}) as anonymous_id,
+        cast(null as {{ dbt.type_timestamp() }}) as carried_event_at,
+        cast(null as {{ dbt.type_timestamp() }}) as carried_run_start_at
+    where false
+    {%- endif %}
 
 ),
 
 with_previous as (
 
     select
-        *,
-        lag(event_at) over (partition by anonymous_id order by event_at, event_id) as previous_event_at
+        events.*,
+        carried.carried_run_start_at,
+        coalesce(
+            lag(events.event_at) over (partition by events.anonymous_id order by events.event_at, events.event_id),
+            carried.carried_event_at
+        ) as previous_event_at
     from events
+    left join carried on events.anonymous_id = carried.anonymous_id
 
 ),
 
@@ -74,7 +117,10 @@ run_starts as (
 
     select
         *,
-        min(event_at) over (partition by anonymous_id, run_number) as run_start_at
+        case
+            when run_number = 0 then carried_run_start_at  -- the carried run goes on
+            else min(event_at) over (partition by anonymous_id, run_number)
+        end as run_start_at
     from runs
 
 ),
@@ -135,6 +181,7 @@ final as (
         event_at,
         event_date,
         session_start_at,
+        run_start_at,
         received_at
 
     from sessionized

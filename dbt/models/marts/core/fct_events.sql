@@ -8,6 +8,7 @@ with
 sessionized as (
 
     select * from {{ ref('int_events_sessionized') }}
+    {{ without_runaway_devices() }}
 
 ),
 

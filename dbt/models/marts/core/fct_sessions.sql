@@ -7,6 +7,7 @@ with
 sessions as (
 
     select * from {{ ref('int_sessions_aggregated') }}
+    {{ without_runaway_devices() }}
 
 ),
 
