@@ -5,7 +5,7 @@ from dagster import Definitions, in_process_executor
 from product_analytics.automation.freshness_checks import latest_partition_checks
 from product_analytics.automation.jobs import daily_pipeline_job, freshness_checks_job, refresh_models_job, snapshot_job
 from product_analytics.automation.schedules import daily_pipeline_schedule, daily_snapshot_schedule
-from product_analytics.automation.sensors import freshness_checks_sensor, run_failure_alerts
+from product_analytics.automation.sensors import dead_run_reaper, freshness_checks_sensor, run_failure_alerts
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
 from product_analytics.ingestion.sources import event_source
 from product_analytics.resources.dbt import dbt_cli
@@ -20,7 +20,7 @@ defs = Definitions(
     asset_checks=[social_inference_matches_simulator_truth, *latest_partition_checks],
     jobs=[daily_pipeline_job, refresh_models_job, snapshot_job, freshness_checks_job],
     schedules=[daily_pipeline_schedule, daily_snapshot_schedule],
-    sensors=[run_failure_alerts, freshness_checks_sensor],
+    sensors=[run_failure_alerts, freshness_checks_sensor, dead_run_reaper],
     # One process per run, not per step: the steps share one DuckDB writer and run one at a
     # time anyway, and a step's process would spend seconds loading the code location.
     executor=in_process_executor,

@@ -1,7 +1,15 @@
 """Contracts of the dbt project that nothing in dbt itself enforces."""
 
 import json
+import os
+import shutil
+from datetime import date, datetime
 
+import duckdb
+import pytest
+from dbt.cli.main import dbtRunner
+
+from product_analytics.config import DBT_PROJECT_DIR
 from product_analytics.project import dbt_project
 from product_analytics.transform.assets import dbt_daily_models, model_key
 from product_analytics_tests.harness import Warehouse
@@ -48,3 +56,46 @@ def test_the_unit_tests_pass(tmp_path):
     warehouse.dbt("test", "--select", "resource_type:unit_test")
     ran = json.loads((tmp_path / "dbt_target_warehouse" / "run_results.json").read_text())["results"]
     assert len(ran) >= 14 and all(r["status"] == "pass" for r in ran), [(r["unique_id"], r["status"]) for r in ran]
+
+
+@pytest.mark.parametrize(
+    ("drift", "says"),
+    [
+        ("count(*)::varchar as session_count", "session_count"),  # a type changed
+        ("count(*) as sessions", "session_count"),  # a column renamed
+    ],
+)
+def test_a_public_mart_that_drifts_from_its_contract_fails_and_the_old_table_stays(tmp_path, drift, says):
+    """Regression: a mart column changed to varchar or renamed built fine. Every public mart
+    has an enforced contract: the build fails, naming the column, and the table built before
+    stays as it was, readable."""
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    day = date(2026, 3, 10)
+    with duckdb.connect(str(warehouse.path)) as conn:
+        conn.executemany(
+            """insert into raw.events (event_date, message_id, type, event, anonymous_id, "timestamp", received_at)
+               values (?, ?, 'track', 'game_started', ?, ?, ?)""",
+            [[day, f"m{i}", f"d{i % 2}", datetime(2026, 3, 10, 9, i), datetime(2026, 3, 10, 9, i)] for i in range(4)],
+        )
+    warehouse.build_days(day, day)
+    warehouse.refresh_sessions()
+    before = warehouse.table("marts.fct_user_sessions")
+    assert before.column("session_count").to_pylist() == [1, 1]
+
+    project = tmp_path / "project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "core" / "fct_user_sessions.sql"
+    model.write_text(model.read_text().replace("count(*) as session_count", drift))
+    saved = os.environ.get("PA_DUCKDB_PATH")
+    os.environ["PA_DUCKDB_PATH"] = str(warehouse.path)
+    try:
+        result = dbtRunner().invoke(
+            ["run", "--select", "fct_user_sessions", "--project-dir", str(project), "--profiles-dir", str(project), "--quiet"]
+        )
+    finally:
+        os.environ.pop("PA_DUCKDB_PATH") if saved is None else os.environ.update(PA_DUCKDB_PATH=saved)
+    assert not result.success
+    (failed,) = [r for r in result.result.results if r.status == "error"]
+    assert "contract" in failed.message.lower() and says in failed.message
+    after = warehouse.table("marts.fct_user_sessions")
+    assert after.schema == before.schema and after.to_pylist() == before.to_pylist()

@@ -9,8 +9,9 @@ import time
 from datetime import date, datetime, timedelta
 
 import duckdb
-from dagster import DagsterEventType, DagsterInstance, materialize
+from dagster import DagsterEventType, DagsterInstance, build_sensor_context, materialize
 
+from product_analytics.automation.sensors import dead_run_reaper
 from product_analytics.config import PROJECT_ROOT
 from product_analytics.ingestion.assets import raw_events
 from product_analytics.ingestion.sources import FileSource, SimulatorSource
@@ -146,6 +147,11 @@ def _wait_for_step(instance: DagsterInstance, step_key: str, timeout: float) -> 
     raise AssertionError(f"step {step_key} did not start within {timeout}s")
 
 
+def killed_run_id(instance: DagsterInstance) -> str:
+    (run,) = instance.get_runs()
+    return run.run_id
+
+
 def test_a_run_killed_mid_way_then_run_again_leaves_no_duplicates_and_nothing_missing(tmp_path):
     home = ensure_dagster_home(tmp_path / "dagster_home")
     env = {**os.environ, "PA_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(home), "PA_INGEST_CLOCK": CLOCK}
@@ -163,9 +169,15 @@ def test_a_run_killed_mid_way_then_run_again_leaves_no_duplicates_and_nothing_mi
         os.killpg(killed.pid, signal.SIGKILL)  # the run process and its dbt subprocess, as a crash would
         killed.wait(timeout=30)
 
+    # The killed run holds the writer slot. The daemon's sensor finds its process gone,
+    # fails the run and frees the slot, before any other run starts.
+    assert instance.event_log_storage.get_concurrency_run_ids() == {killed_run_id(instance)}
+    dead_run_reaper(build_sensor_context(instance=instance))
+    assert instance.event_log_storage.get_concurrency_run_ids() == set()
+    assert [run.status.value for run in instance.get_runs()] == ["FAILURE"]
+
     again = _run_pipeline(env, first, last)
     assert again.wait(timeout=900) == 0
-    # The killed run held the writer slot: the new run found its process gone, failed it and took the slot.
     statuses = [run.status.value for run in reversed(instance.get_runs())]
     assert statuses == ["FAILURE", "SUCCESS"]
 

@@ -12,8 +12,8 @@ from dagster import materialize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from product_analytics.ingestion.assets import raw_events
-from product_analytics.ingestion.load import load_events_day, load_source_day
+from product_analytics.ingestion.assets import RECONCILIATION_CHECK, raw_events
+from product_analytics.ingestion.load import FileReconciliation, file_reconciliation, load_events_day, load_source_day
 from product_analytics.ingestion.readers import file_format
 from product_analytics.ingestion.schema import ensure_raw_schema
 from product_analytics.ingestion.sources import FileSource, SimulatorSource
@@ -452,10 +452,99 @@ def test_a_message_id_on_two_days_is_kept_once_through_the_pipeline(tmp_path):
     )
     result = materialize([raw_events, dbt_daily_models], partition_key=later.isoformat(), resources=resources, raise_on_error=False)
     assert result.success
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations() if c.asset_key == raw_events.key}
+    assert checks[RECONCILIATION_CHECK]
     with duckdb.connect(str(database), read_only=True) as conn:
         sessions = conn.execute("select event_id, anonymous_id, event_date from intermediate.int_events_sessionized order by 1").fetchall()
         superseded = conn.execute("select event_date, message_id, kept_event_date from raw.superseded_events").fetchall()
         pending = conn.execute("select count(*) from raw.restated_days").fetchall()[0][0]
+        first_file = file_reconciliation(conn, D, D)[0]
     assert sessions == [("m", "d2", later), ("x1", "d1", D), ("y1", "d2", later)]
+    # The 10th still reconciles: its copy of m now counts as a duplicate.
+    assert first_file == FileReconciliation(str(folder / "first.jsonl"), 2, 2, 1, 0, 1)
     assert superseded == [(D, "m", later)]
     assert pending == 0
+
+
+def test_event_times_are_corrected_for_the_device_clock(tmp_path):
+    """Regression: `timestamp` was taken as given, so a phone 6 hours ahead put its events
+    6 hours in the future, and 23 hours ahead on the next day. With receivedAt, sentAt and
+    originalTimestamp the device's offset cancels out; without them the fallbacks apply."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    rows = [
+        # A phone 6 h ahead: recorded at 16:00 on its clock, sent 5 s later, received at 10:00:05 UTC.
+        _message(
+            "ahead-6h",
+            timestamp="2026-03-10T16:00:00Z",
+            originalTimestamp="2026-03-10T16:00:00Z",
+            sentAt="2026-03-10T16:00:05Z",
+            receivedAt="2026-03-10T10:00:05Z",
+        ),
+        # 23 h ahead, its clock already on the 11th: lands on the 10th at 20:00.
+        _message(
+            "ahead-23h",
+            timestamp="2026-03-11T19:00:00Z",
+            originalTimestamp="2026-03-11T19:00:00Z",
+            sentAt="2026-03-11T19:00:10Z",
+            receivedAt="2026-03-10T20:00:10Z",
+        ),
+        # Offline for two hours with a correct clock: recorded 08:00, sent and received at 10:00.
+        _message(
+            "offline",
+            timestamp="2026-03-10T10:00:00Z",
+            originalTimestamp="2026-03-10T08:00:00Z",
+            sentAt="2026-03-10T10:00:00Z",
+            receivedAt="2026-03-10T10:00:01Z",
+        ),
+        # Fallbacks: the given timestamp (no sentAt), then originalTimestamp (no timestamp).
+        _message("given", timestamp="2026-03-10T11:00:00Z", originalTimestamp="2026-03-10T09:00:00Z", receivedAt="2026-03-10T11:00:01Z"),
+        _message("original-only", timestamp=None, originalTimestamp="2026-03-10T12:00:00Z"),
+        # 30 h ahead with no sentAt to correct it: beyond the 24 h tolerance, quarantined.
+        _message("uncorrectable", timestamp="2026-03-11T16:00:00Z", receivedAt="2026-03-10T10:00:00Z"),
+    ]
+    (folder / "export.jsonl").write_text("\n".join(rows) + "\n")
+    conn = ingest(FileSource(events_dir=str(folder)))
+    loaded = conn.execute('select message_id, event_date, "timestamp" from raw.events order by "timestamp"').fetchall()
+    assert loaded == [
+        ("offline", D, datetime(2026, 3, 10, 8, 0, 1)),
+        ("ahead-6h", D, datetime(2026, 3, 10, 10, 0)),
+        ("given", D, datetime(2026, 3, 10, 11, 0)),
+        ("original-only", D, datetime(2026, 3, 10, 12, 0)),
+        ("ahead-23h", D, datetime(2026, 3, 10, 20, 0)),
+    ]
+    quarantined = conn.execute("select message_id, reason from raw.quarantine").fetchall()
+    assert quarantined == [("uncorrectable", "future_timestamp")]
+
+
+def test_every_file_reconciles_scanned_with_loaded_quarantined_and_duplicates(tmp_path):
+    """Per input file, the rows the manifest scanned for the loaded days equal the rows
+    loaded, quarantined and counted as duplicates; a file of those days that the loads
+    did not read (it arrived after them) does not reconcile."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        "\n".join(
+            [
+                _message("a1", receivedAt="2026-03-10T10:00:01Z"),
+                _message("a1", receivedAt="2026-03-10T10:00:01Z"),
+                _message("a2", type=None),
+                _message("a3", timestamp="2026-03-11T08:00:00Z"),
+            ]
+        )
+        + "\n"
+    )
+    (folder / "b.jsonl").write_text("\n".join([_message("a1", receivedAt="2026-03-10T11:00:00Z"), _message("b1")]) + "\n")
+    source = FileSource(events_dir=str(folder))
+    conn = ingest(source)
+    by_file = {Path(f.source_file).name: f for f in file_reconciliation(conn, D, D + timedelta(days=1))}
+    # a: a1 loaded, its second copy a duplicate, a2 quarantined, a3 loaded on the 11th.
+    assert by_file["a.jsonl"] == FileReconciliation(str(folder / "a.jsonl"), 4, 4, 2, 1, 1)
+    # b: its copy of a1 was received later, a duplicate; b1 loaded.
+    assert by_file["b.jsonl"] == FileReconciliation(str(folder / "b.jsonl"), 2, 2, 1, 0, 1)
+    assert all(f.reconciles for f in by_file.values())
+
+    (folder / "c.jsonl").write_text(_message("c1") + "\n")  # arrives after the 10th was loaded
+    source.prepare(conn)
+    late = {Path(f.source_file).name: f for f in file_reconciliation(conn, D, D)}["c.jsonl"]
+    assert (late.scanned, late.input_rows, late.reconciles) == (1, 0, False)

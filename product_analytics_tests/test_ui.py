@@ -46,7 +46,12 @@ def test_the_asset_graph_has_every_asset_and_check(ui):
     expected = {key.to_user_string(): sorted(c.name for c in graph.get_check_keys_for_assets([key])) for key in graph.get_all_asset_keys()}
     assert served == expected
     assert len(served) > 40
-    assert served["raw/events"] == ["latest_partition_loaded", "no_events_later_than_the_lookback", "quarantine_rate_within_threshold"]
+    assert served["raw/events"] == [
+        "every_input_row_accounted_for",
+        "latest_partition_loaded",
+        "no_events_later_than_the_lookback",
+        "quarantine_rate_within_threshold",
+    ]
     assert "unique_fct_sessions_session_id" in served["marts/fct_sessions"]
     partitioned = {"/".join(n["assetKey"]["path"]) for n in nodes if n["isPartitioned"]}
     assert {"raw/events", "raw/users", "intermediate/int_sessions_aggregated", "marts/fct_event_paths"} <= partitioned

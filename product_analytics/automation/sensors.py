@@ -10,6 +10,7 @@ from dagster import (
     RunFailureSensorContext,
     RunRequest,
     SensorEvaluationContext,
+    SkipReason,
     run_failure_sensor,
     sensor,
 )
@@ -17,6 +18,7 @@ from dagster import (
 from product_analytics.automation.jobs import freshness_checks_job
 from product_analytics.config import settings
 from product_analytics.policies.partitions import RANGE_END_TAG, RANGE_START_TAG
+from product_analytics.resources.recovery import free_slots_of_dead_runs
 
 # Set by Dagster on a failed run: "true" when its run retries will launch another attempt.
 WILL_RETRY_TAG = "dagster/will_retry"
@@ -88,3 +90,14 @@ def freshness_checks_sensor(context: SensorEvaluationContext):
     """Evaluates the latest-partition checks once an hour (they read only the Dagster instance)."""
     hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
     return RunRequest(run_key=f"freshness-{hour}")
+
+
+@sensor(minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+def dead_run_reaper(context: SensorEvaluationContext):
+    """Fails the runs whose process died (killed, or Dagster stopped under them) and frees
+    their DuckDB writer slots, so that queued runs start without waiting for a new run to
+    clean up; Dagster's run retries then retry them (product_analytics/resources/recovery.py)."""
+    freed = free_slots_of_dead_runs(context.instance)
+    for run_id in freed:
+        context.log.info(f"run {run_id}: its process is gone; marked failed and its writer slots freed")
+    return SkipReason(f"freed the slots of {len(freed)} dead runs" if freed else "no dead run holds a slot")

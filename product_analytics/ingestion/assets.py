@@ -16,7 +16,14 @@ from dagster import (
     multi_asset,
 )
 
-from product_analytics.ingestion.load import EventDayStats, MissedDay, load_events_day, load_source_day
+from product_analytics.ingestion.load import (
+    EventDayStats,
+    FileReconciliation,
+    MissedDay,
+    file_reconciliation,
+    load_events_day,
+    load_source_day,
+)
 from product_analytics.ingestion.schema import SOURCE_COLUMNS, ensure_raw_schema
 from product_analytics.ingestion.sources import EventSource
 from product_analytics.policies.freshness import DAILY_FRESHNESS
@@ -29,6 +36,8 @@ RAW_GROUP = "ingestion"
 RAW_EVENTS = AssetKey(["raw", "events"])
 LATE_EVENTS_CHECK = "no_events_later_than_the_lookback"
 QUARANTINE_CHECK = "quarantine_rate_within_threshold"
+RECONCILIATION_CHECK = "every_input_row_accounted_for"
+FILES_SHOWN = 50  # files listed in the metadata (those that do not reconcile first)
 LATE_EVENT_SCAN_DAYS = 30  # how far before a run's window the late-event check looks
 
 
@@ -102,6 +111,11 @@ def late_events_check(missed: list[MissedDay], first_scanned, last_scanned) -> A
     check_specs=[
         AssetCheckSpec(LATE_EVENTS_CHECK, asset=RAW_EVENTS, description="Messages later than the lookback window"),
         AssetCheckSpec(QUARANTINE_CHECK, asset=RAW_EVENTS, description="Share of each day's input rows sent to raw.quarantine"),
+        AssetCheckSpec(
+            RECONCILIATION_CHECK,
+            asset=RAW_EVENTS,
+            description="Per day and per input file: rows scanned = loaded + quarantined + duplicates",
+        ),
     ],
     freshness_policy=DAILY_FRESHNESS,
 )
@@ -124,13 +138,54 @@ def raw_events(context: AssetExecutionContext, duckdb: Warehouse, event_source: 
         first_scanned, last_scanned = days[0] - timedelta(days=LATE_EVENT_SCAN_DAYS), days[0] - timedelta(days=1)
         missed = event_source.late_days(conn, first_scanned, last_scanned)
         samples = quarantine_samples(conn, days)
+        files = file_reconciliation(conn, days[0], days[-1])
     metadata = event_metadata(stats)
+    metadata["reconciled"] = MetadataValue.bool(all(s.reconciles for s in stats) and all(f.reconciles for f in files))
+    metadata["files"] = MetadataValue.md(files_table(files))
     metadata["available_at"] = MetadataValue.text(event_source.available_at().isoformat())
     metadata["quarantine_samples"] = MetadataValue.md(samples)
     metadata.update({f"source_{k}": v for k, v in scan.items()})
     yield MaterializeResult(metadata=metadata)
     yield late_events_check(missed, first_scanned, last_scanned)
     yield quarantine_check(stats, event_source.quarantine_max_rate)
+    yield reconciliation_check(stats, files)
+
+
+def files_table(files: list[FileReconciliation]) -> str:
+    """The per-file reconciliation, files that do not reconcile first."""
+    if not files:
+        return "none"
+    shown = sorted(files, key=lambda f: (f.reconciles, f.source_file))[:FILES_SHOWN]
+    lines = ["| file | scanned | read | loaded | quarantined | duplicates | reconciled |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        f"| {f.source_file} | {'' if f.scanned is None else f.scanned} | {f.input_rows} | {f.loaded} | {f.quarantined} "
+        f"| {f.duplicates} | {'yes' if f.reconciles else '**no**'} |"
+        for f in shown
+    ]
+    if len(files) > FILES_SHOWN:
+        reconciled = all(f.reconciles for f in shown)  # the files that do not reconcile come first
+        lines.append(f"| and {len(files) - FILES_SHOWN} more files{', all reconciled' if reconciled else ''} |  |  |  |  |  |  |")
+    return "\n".join(lines)
+
+
+def reconciliation_check(stats: list[EventDayStats], files: list[FileReconciliation]) -> AssetCheckResult:
+    """Fails when a day or a file has rows that are neither loaded, quarantined nor counted as duplicates."""
+    bad_days = [s.day for s in stats if not s.reconciles]
+    bad_files = [f.source_file for f in files if not f.reconciles]
+    problems = [f"days {', '.join(str(d) for d in bad_days)}"] * bool(bad_days) + [f"{len(bad_files)} files"] * bool(bad_files)
+    return AssetCheckResult(
+        check_name=RECONCILIATION_CHECK,
+        asset_key=RAW_EVENTS,
+        passed=not (bad_days or bad_files),
+        severity=AssetCheckSeverity.ERROR,
+        description=f"rows unaccounted for in {' and '.join(problems)}: see the metadata table 'files'" if problems else None,
+        metadata={
+            "days_not_reconciled": MetadataValue.text(", ".join(str(d) for d in bad_days) or "none"),
+            "files_not_reconciled": MetadataValue.text("\n".join(bad_files[:FILES_SHOWN]) or "none"),
+            "files": MetadataValue.int(len(files)),
+            "rows_scanned": MetadataValue.int(sum(f.scanned if f.scanned is not None else f.input_rows for f in files)),
+        },
+    )
 
 
 def quarantine_samples(conn, days, limit: int = 10) -> str:

@@ -163,8 +163,76 @@ def load_events_day(
         """,
         [day, len(inputs)],
     )
-    _replace_day(conn, _EVENTS, day, validated(), (clear_totals, totals, *_settle_copies_across_days(day)))
+    clear_files = ("delete from raw.event_file_loads where event_date = ?", [day])
+    per_file = (
+        """
+        insert into raw.event_file_loads
+        select $day, _source_file, count(*), count(case when _reason is not null then 1 end),
+               count(case when _reason is null then 1 end) - coalesce(any_value(kept.rows), 0)
+        from _pa_day
+        left join (select _source_file, count(*) as rows from raw.events where event_date = $day group by 1) as kept using (_source_file)
+        group by _source_file
+        """,
+        {"day": day},
+    )
+    day_totals = (clear_totals, totals, clear_files, per_file, *_settle_copies_across_days(day))
+    _replace_day(conn, _EVENTS, day, validated(), day_totals)
     return event_day_stats(conn, day)
+
+
+@dataclass(frozen=True)
+class FileReconciliation:
+    """What the loads of some days made of one input file's rows of those days."""
+
+    source_file: str
+    scanned: int | None  # rows of those days the folder's manifest found in the file (file source only)
+    input_rows: int  # rows of the file the loads read
+    loaded: int
+    quarantined: int
+    duplicates: int  # copies of a message kept from another row, of this file or another, of any day
+
+    @property
+    def reconciles(self) -> bool:
+        read_all = self.scanned is None or self.scanned == self.input_rows
+        return read_all and self.input_rows == self.loaded + self.quarantined + self.duplicates
+
+
+def file_reconciliation(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[FileReconciliation]:
+    """Per input file of the days ``first``..``last``: scanned = loaded + quarantined + duplicates."""
+    has_manifest = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_file_days'"
+    ).fetchall()[0][0]
+    scanned = (
+        "(select path as source_file, sum(rows) as scanned from raw._file_days where event_date between $first and $last group by 1)"
+        if has_manifest
+        else "(select null::varchar as source_file, null::bigint as scanned where false)"
+    )
+    rows = conn.execute(
+        f"""
+        with loads as (
+            select source_file, sum(input_rows) as input_rows, sum(quarantined_rows) as quarantined, sum(duplicate_rows) as duplicates
+            from raw.event_file_loads where event_date between $first and $last group by 1
+        ),
+        rows_of_days as (
+            select e._source_file as source_file, s.message_id is not null as superseded
+            from raw.events as e
+            left join raw.superseded_events as s using (event_date, message_id)
+            where e.event_date between $first and $last
+        ),
+        kept as (
+            select source_file, count(case when not superseded then 1 end) as loaded, count(case when superseded then 1 end) as moved
+            from rows_of_days group by 1
+        )
+        select source_file, manifest.scanned, coalesce(loads.input_rows, 0), coalesce(kept.loaded, 0),
+               coalesce(loads.quarantined, 0), coalesce(loads.duplicates, 0) + coalesce(kept.moved, 0)
+        from loads
+        full join {scanned} as manifest using (source_file)  -- a file of these days the loads did not read
+        left join kept using (source_file)
+        order by source_file
+        """,
+        {"first": first, "last": last},
+    ).fetchall()
+    return [FileReconciliation(f, None if n is None else int(n), int(i), int(k), int(q), int(d)) for f, n, i, k, q, d in rows]
 
 
 # Which copy of a message id is kept when several days hold one: the earliest received,

@@ -103,6 +103,17 @@ RESTATED_COLUMNS = {
 }
 
 
+# Per loaded day and input file: what the load read of that file for the day (the file
+# reconciliation: rows scanned = loaded + quarantined + duplicates, per file).
+FILE_LOAD_COLUMNS = {
+    "event_date": "date not null",
+    "source_file": "varchar",
+    "input_rows": "bigint",
+    "quarantined_rows": "bigint",
+    "duplicate_rows": "bigint",  # valid copies of a message id kept from another row of the day
+}
+
+
 def _ddl(table: str, partition_column: str, columns: dict[str, str]) -> str:
     lines = [f"{partition_column} date not null", *(f'"{c}" {t}' for c, t in columns.items())]
     lines += ["_source_file varchar", "_source_row bigint", "_loaded_at timestamp"]
@@ -125,6 +136,7 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(_plain_ddl("raw.event_loads", LOAD_COLUMNS))
     conn.execute(_plain_ddl("raw.superseded_events", SUPERSEDED_COLUMNS))
     conn.execute(_plain_ddl("raw.restated_days", RESTATED_COLUMNS))
+    conn.execute(_plain_ddl("raw.event_file_loads", FILE_LOAD_COLUMNS))
 
 
 def in_transaction(conn: duckdb.DuckDBPyConnection, statements: list[tuple[str, list | dict]]) -> None:

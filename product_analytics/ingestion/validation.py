@@ -21,9 +21,9 @@ REASONS = {
     "missing_type": "no type",
     "unknown_type": "type is not one of track, page, screen, identify, group, alias",
     "missing_event": "a track without its event name",
-    "missing_timestamp": "no timestamp",
+    "missing_timestamp": "neither timestamp nor originalTimestamp",
     "unparseable_timestamp": "timestamp, originalTimestamp, sentAt or receivedAt is not a timestamp",
-    "future_timestamp": "timestamp later than receivedAt (or the file's time) plus the allowed clock skew",
+    "future_timestamp": "event time later than receivedAt (or the file's time) plus the allowed clock skew",
     "out_of_range": "an event day no partition holds: before PA_START_DATE, or after the file was written",
     "missing_identity": "neither anonymousId nor userId",
     "oversized_payload": "the message is larger than the allowed size",
@@ -35,6 +35,18 @@ EVENT_TIMESTAMPS = ("timestamp", "original_timestamp", "sent_at", "received_at")
 # What a quarantined row of a typed format (Parquet, CSV) shows as its raw text.
 RAW_EVENT_FIELDS = ("message_id", "type", "event", "anonymous_id", "user_id", *EVENT_TIMESTAMPS, "properties", "traits")
 RAW_TEXT_LIMIT = 2000  # characters of the raw text kept in the quarantine
+
+
+# The event time, corrected for the device's clock as the Segment spec does: the time the
+# device spent between recording and sending, taken off the server's receipt. Fallbacks
+# (docs/your-data.md): the message's own `timestamp`, else the device's `originalTimestamp`.
+EVENT_TIME = """
+    case
+        when received_at is not null and sent_at is not null and original_timestamp is not null
+            then received_at - (sent_at - original_timestamp)
+        else coalesce("timestamp", original_timestamp)
+    end
+"""
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,7 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
                     when not {_present("type")} then 'missing_type'
                     when type not in ({types}) then 'unknown_type'
                     when type = 'track' and not {_present("event")} then 'missing_event'
-                    when not {_present("_text_timestamp")} then 'missing_timestamp'
+                    when not {_present("_text_timestamp")} and not {_present("_text_original_timestamp")} then 'missing_timestamp'
                     when coalesce({unparseable}, false) then 'unparseable_timestamp'
                     when "timestamp" > {latest} then 'future_timestamp'
                     when "timestamp"::date < {first_day} or "timestamp" > _written_at + {skew} then 'out_of_range'
@@ -87,10 +99,13 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
                     when _bytes > {int(rules.max_message_bytes)} then 'oversized_payload'
                 end as _reason
             from (
-                select c.* exclude ({", ".join(EVENT_TIMESTAMPS)}), {typed},
-                    {", ".join(f"c.{t}::varchar as _text_{t}" for t in EVENT_TIMESTAMPS)},
-                    '{home_date.isoformat()}'::date as _home_date, '{written_at.isoformat(sep=" ")}'::timestamp as _written_at
-                from ({candidates_sql}) as c
+                select * replace ({EVENT_TIME} as "timestamp")
+                from (
+                    select c.* exclude ({", ".join(EVENT_TIMESTAMPS)}), {typed},
+                        {", ".join(f"c.{t}::varchar as _text_{t}" for t in EVENT_TIMESTAMPS)},
+                        '{home_date.isoformat()}'::date as _home_date, '{written_at.isoformat(sep=" ")}'::timestamp as _written_at
+                    from ({candidates_sql}) as c
+                )
             )
         )
     """

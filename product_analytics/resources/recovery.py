@@ -1,10 +1,12 @@
 """Giving back the writer slot of a run whose process died.
 
 A run claims a slot of the pool ``duckdb_writer`` for each writing step and gives it
-back when the step ends. A run killed mid-way (``kill -9``, a crashed machine) never
-gives it back, and every later writer would wait for ever. So each run, before its
-first step, looks at the runs holding slots: one whose process no longer exists is
-marked failed and its slots are freed. Processes are looked up on this machine: the
+back when the step ends. A run killed mid-way (``kill -9``, a crashed machine, Dagster
+stopped under it) never gives it back, and every later writer would wait for ever. So
+the runs holding slots are looked at, by the sensor ``dead_run_reaper`` every 30 s
+while the daemon runs, and by each run before its first step: one whose process no
+longer exists is marked failed (Dagster's run retries then retry it) and its slots are
+freed. Processes are looked up on this machine: the
 project runs Dagster and DuckDB on one host (an embedded warehouse).
 """
 
