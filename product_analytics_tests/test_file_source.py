@@ -548,3 +548,26 @@ def test_every_file_reconciles_scanned_with_loaded_quarantined_and_duplicates(tm
     source.prepare(conn)
     late = {Path(f.source_file).name: f for f in file_reconciliation(conn, D, D)}["c.jsonl"]
     assert (late.scanned, late.input_rows, late.reconciles) == (1, 0, False)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_oversized_field_of_a_typed_format_is_quarantined_with_its_size(tmp_path, fmt):
+    """Regression: in CSV a 100 KB anonymous_id loaded (only properties and traits were
+    measured), and the size of an oversized message was not kept."""
+    folder = tmp_path / "events"
+    folder.mkdir()
+    with duckdb.connect() as conn:
+        conn.execute(
+            """create table t as select * from (values
+                   ('ok', 'track', 'game_started', 'anon-1', timestamp '2026-03-10 10:00:00'),
+                   ('huge', 'track', 'game_started', repeat('a', 100000), timestamp '2026-03-10 10:01:00'))
+               as v(message_id, type, event, anonymous_id, "timestamp")"""
+        )
+        conn.execute(f"copy t to '{folder / ('export.' + fmt)}' (format {fmt})")
+    conn = ingest(FileSource(events_dir=str(folder)))
+    assert conn.execute("select message_id from raw.events").fetchall() == [("ok",)]
+    quarantined = conn.execute("select message_id, reason, raw_bytes, length(raw_text) from raw.quarantine").fetchall()
+    fields = 100000 + len("huge") + len("track") + len("game_started")
+    if fmt == "csv":  # every CSV field is text, the timestamp too
+        fields += len("2026-03-10 10:01:00")
+    assert quarantined == [("huge", "oversized_payload", fields, 2000)]

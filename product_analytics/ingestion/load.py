@@ -57,7 +57,7 @@ class EventDayStats:
         return self.input_rows == self.rows + self.quarantined + self.duplicates
 
 
-_BOOKKEEPING = {"_source_file": "varchar", "_source_row": "bigint", "_raw": "varchar", "_reason": "varchar"}
+_BOOKKEEPING = {"_source_file": "varchar", "_source_row": "bigint", "_raw": "varchar", "_reason": "varchar", "_bytes": "bigint"}
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,8 @@ def _replace_day(
         conn.execute(f"insert into _pa_day by name select {names} from ({sql})")
         if rejects:  # lines the reader could not decode become quarantine rows
             conn.executemany(
-                "insert into _pa_day (_source_file, _source_row, _raw, _reason) values (?, ?, ?, 'unreadable_line')",
-                [[str(path), line, text] for line, text in rejects],
+                "insert into _pa_day (_source_file, _source_row, _raw, _reason, _bytes) values (?, ?, ?, 'unreadable_line', ?)",
+                [[str(path), line, text, len(text.encode("utf-8", "surrogateescape"))] for line, text in rejects],
             )
     values = ", ".join(_q(c) for c in target.columns)
     raw_text = f"left(_raw, {validation.RAW_TEXT_LIMIT})"
@@ -115,7 +115,8 @@ def _replace_day(
             (
                 f"""
                 insert into raw.quarantine
-                select ?::date, ?, _source_file, _source_row, _reason, {raw_text}, {target.key}, now()::timestamp
+                    (partition_date, source, source_file, source_row, reason, raw_text, message_id, quarantined_at, raw_bytes)
+                select ?::date, ?, _source_file, _source_row, _reason, {raw_text}, {target.key}, now()::timestamp, _bytes
                 from _pa_day where _reason is not null
                 """,
                 [day, target.table],

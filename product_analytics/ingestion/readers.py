@@ -7,7 +7,7 @@ events, a table's columns for source tables) plus bookkeeping columns:
   newline-delimited JSON, counting blank lines; data row number for CSV, header
   excluded; row number for Parquet);
 - ``_raw``: the line's text (JSON) or null (typed formats, rebuilt when quarantined);
-- ``_bytes``: the size of the message (the JSON line; properties and traits for Parquet / CSV);
+- ``_bytes``: the size of the message (the JSON line; for Parquet / CSV, every field's text);
 - ``_parse_error``: a reason code when the line is not a JSON object, else null.
 
 Every reader is one DuckDB scan (``read_csv`` / ``read_parquet``): streaming and
@@ -188,6 +188,11 @@ def jsonl_candidates(
     return Candidates(sql, rejects)
 
 
+def _variable_length(kind: str) -> bool:
+    kind = kind.upper()
+    return kind.startswith(("VARCHAR", "JSON", "STRUCT", "MAP", "BLOB")) or kind.endswith("]")
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -263,12 +268,18 @@ def tabular_candidates(
         merged = f"json_merge_patch(coalesce(properties, '{{}}'::json), json_object({pairs}))"
         merged = f"case when properties is null and {any_extra} is null then null else {merged} end"
         outputs[outputs.index("properties")] = f"{merged} as properties"
-    payload = " + ".join(f"coalesce(strlen({n}::varchar), 0)" for n in json_columns) or "0"
+    # The message's size: every field of variable length it carries (a 100 KB id is as
+    # oversized as a 100 KB property); numbers and timestamps add nothing that can grow.
+    sized = [c for c, kind in present.items() if c != "file_row_number" and _variable_length(kind)]
+    payload = " + ".join(f"coalesce(strlen({_quote(c)}::varchar), 0)" for c in sized) or "0"
     parse_error = f"case when {' or '.join(bad_json)} then 'malformed_json' end" if bad_json else "null::varchar"
     sql = f"""
         select {", ".join(outputs)}, {sql_literal(path)}::varchar as _source_file, _source_row, null::varchar as _raw,
-               ({payload})::bigint as _bytes, {parse_error} as _parse_error
-        from (select {", ".join(selects)}, ({row_number})::bigint as _source_row from {reader}{" where " + where if where else ""})
+               _bytes, {parse_error} as _parse_error
+        from (
+            select {", ".join(selects)}, ({row_number})::bigint as _source_row, ({payload})::bigint as _bytes
+            from {reader}{" where " + where if where else ""}
+        )
     """
     return Candidates(sql, rejects)
 

@@ -72,6 +72,7 @@ QUARANTINE_COLUMNS = {
     "raw_text": "varchar",  # truncated
     "message_id": "varchar",
     "quarantined_at": "timestamp",
+    "raw_bytes": "bigint",  # the size of the whole message (raw_text is truncated)
 }
 # One row per loaded day: the reconciliation input = loaded + quarantined + duplicates.
 LOAD_COLUMNS = {
@@ -133,6 +134,7 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     for table in ["events", *SOURCE_COLUMNS]:  # warehouses created before row numbers were kept
         conn.execute(f"alter table raw.{table} add column if not exists _source_row bigint")
     conn.execute(_plain_ddl("raw.quarantine", QUARANTINE_COLUMNS))
+    conn.execute("alter table raw.quarantine add column if not exists raw_bytes bigint")  # warehouses from before it was kept
     conn.execute(_plain_ddl("raw.event_loads", LOAD_COLUMNS))
     conn.execute(_plain_ddl("raw.superseded_events", SUPERSEDED_COLUMNS))
     conn.execute(_plain_ddl("raw.restated_days", RESTATED_COLUMNS))
