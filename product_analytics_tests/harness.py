@@ -55,15 +55,12 @@ class Warehouse:
 
     def build_days(self, first: date, last: date, full_refresh: bool = False) -> None:
         """As the daily models' asset does: restated days outside the run first, then the run."""
-        with duckdb.connect(str(self.path)) as conn:
-            restated = [] if full_refresh else restatements.to_rebuild_first(conn, first, last, START)
-        for day in restated:
-            self._run_days(day, day)
-            with duckdb.connect(str(self.path)) as conn:
-                restatements.forget(conn, day, day, START)
+        connect = lambda: duckdb.connect(str(self.path))  # noqa: E731
+        if not full_refresh:
+            restatements.rebuild_restated_first(connect, first, last, START, lambda day: self._run_days(day, day))
         self._run_days(first, last, full_refresh)
-        with duckdb.connect(str(self.path)) as conn:
-            restatements.forget(conn, *restatements.rebuilt_by_run(first, last), START)
+        with connect() as conn:
+            restatements.forget_run(conn, first, last, START)
 
     def _run_days(self, first: date, last: date, full_refresh: bool = False) -> None:
         window = dbt_window_args(

@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -28,6 +30,23 @@ CLOCK = "2026-06-01T00:00:00"
 
 def _step_errors(result) -> str:
     return "\n".join(e.event_specific_data.error.to_string() for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+
+
+@contextmanager
+def outside_writer(database) -> Iterator[subprocess.Popen]:
+    """A process outside Dagster (a notebook, a DuckDB shell) holding the file open for writing."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(300)"]
+        + [str(database)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
 
 
 def _retries(result) -> int:
@@ -63,24 +82,10 @@ def test_a_writer_outside_dagster_gets_a_clear_error_and_the_file_survives(tmp_p
     with duckdb.connect(str(database), read_only=True) as conn:
         before = conn.execute("select count(*), sum(hash(message_id)) from raw.events").fetchall()
 
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(300)",
-            str(database),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with outside_writer(database) as holder:
         started = time.monotonic()
         blocked = materialize([raw_events], partition_key=day, resources=resources, raise_on_error=False)
         waited = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait(timeout=30)
     assert not blocked.success
     message = _step_errors(blocked)
     assert f"The warehouse {database} is locked by another process" in message
@@ -97,12 +102,6 @@ def test_dbt_waits_for_an_outside_lock_only_as_long_as_the_timeout_and_says_why(
     held by a notebook or a BI client, and the run hung without a word."""
     database = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(database)).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); time.sleep(300)"]
-        + [str(database)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     dbt = DbtCli(
         project_dir=dbt_project,
         dbt_executable=dbt_executable(),
@@ -110,14 +109,10 @@ def test_dbt_waits_for_an_outside_lock_only_as_long_as_the_timeout_and_says_why(
         start_date="2026-03-01",
         lock_timeout_seconds=3,
     )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with outside_writer(database) as holder:
         started = time.monotonic()
         blocked = materialize([dbt_unpartitioned_models], resources={"dbt": dbt}, raise_on_error=False)
         waited = time.monotonic() - started
-    finally:
-        holder.kill()
-        holder.wait(timeout=30)
     assert not blocked.success
     message = _step_errors(blocked)
     assert "WarehouseLockedError" in message and f"The warehouse {database} is locked by another process" in message

@@ -46,8 +46,8 @@ def _days(context: AssetExecutionContext):
     return days_in_window(window.start, window.end)
 
 
-def event_metadata(stats: list[EventDayStats]) -> dict:
-    """Totals over the processed days, the reconciliation, and one line per day."""
+def event_metadata(stats: list[EventDayStats], files: list[FileReconciliation]) -> dict:
+    """Totals over the processed days, the reconciliation (per day and per file), and one line per day."""
     table = [
         "| day | input rows | loaded | quarantined | duplicates | users | anonymous ids | late | first event | last event |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -66,7 +66,8 @@ def event_metadata(stats: list[EventDayStats]) -> dict:
         "rows": MetadataValue.int(sum(s.rows for s in stats)),
         "input_rows": MetadataValue.int(sum(s.input_rows for s in stats)),
         "quarantined_rows": MetadataValue.int(sum(s.quarantined for s in stats)),
-        "reconciled": MetadataValue.bool(all(s.reconciles for s in stats)),
+        "reconciled": MetadataValue.bool(all(s.reconciles for s in stats) and all(f.reconciles for f in files)),
+        "files": MetadataValue.md(files_table(files)),
         "quarantine_reasons": MetadataValue.md(
             "| reason | rows |\n|---|---|\n" + "\n".join(f"| {r} | {n} |" for r, n in sorted(reasons.items())) if reasons else "none"
         ),
@@ -139,9 +140,7 @@ def raw_events(context: AssetExecutionContext, duckdb: Warehouse, event_source: 
         missed = event_source.late_days(conn, first_scanned, last_scanned)
         samples = quarantine_samples(conn, days)
         files = file_reconciliation(conn, days[0], days[-1])
-    metadata = event_metadata(stats)
-    metadata["reconciled"] = MetadataValue.bool(all(s.reconciles for s in stats) and all(f.reconciles for f in files))
-    metadata["files"] = MetadataValue.md(files_table(files))
+    metadata = event_metadata(stats, files)
     metadata["available_at"] = MetadataValue.text(event_source.available_at().isoformat())
     metadata["quarantine_samples"] = MetadataValue.md(samples)
     metadata.update({f"source_{k}": v for k, v in scan.items()})

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from product_analytics.ingestion import readers, validation
-from product_analytics.ingestion.schema import EVENT_COLUMNS, EVENT_JSON_COLUMNS, SOURCE_COLUMNS, in_transaction
+from product_analytics.ingestion.schema import EVENT_COLUMNS, EVENT_JSON_COLUMNS, SOURCE_COLUMNS, in_transaction, raw_table_exists
 
 
 @dataclass(frozen=True)
@@ -200,12 +200,9 @@ class FileReconciliation:
 
 def file_reconciliation(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[FileReconciliation]:
     """Per input file of the days ``first``..``last``: scanned = loaded + quarantined + duplicates."""
-    has_manifest = conn.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_file_days'"
-    ).fetchall()[0][0]
     scanned = (
         "(select path as source_file, sum(rows) as scanned from raw._file_days where event_date between $first and $last group by 1)"
-        if has_manifest
+        if raw_table_exists(conn, "_file_days")  # the file source's manifest
         else "(select null::varchar as source_file, null::bigint as scanned where false)"
     )
     rows = conn.execute(
@@ -283,18 +280,22 @@ def _settle_copies_across_days(day: date) -> list[tuple[str, list]]:
             [],
         ),
         (
-            f"""
+            f"create or replace temp table _pa_after as select event_date, message_id from raw.superseded_events "
+            f"where message_id in {touched}",
+            [],
+        ),
+        (
+            """
             insert into raw.restated_days
-            select distinct event_date, now()::timestamp, $day from (
-                (from _pa_before except from (select event_date, message_id from raw.superseded_events where message_id in {touched}))
-                union all
-                (from (select event_date, message_id from raw.superseded_events where message_id in {touched}) except from _pa_before)
-            ) where event_date <> $day
+            select distinct event_date, now()::timestamp, $day
+            from ((from _pa_before except from _pa_after) union all (from _pa_after except from _pa_before))
+            where event_date <> $day
             """,
             {"day": day},
         ),
         ("drop table _pa_touched", []),
         ("drop table _pa_before", []),
+        ("drop table _pa_after", []),
     ]
 
 

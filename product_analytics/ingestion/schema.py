@@ -141,6 +141,12 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(_plain_ddl("raw.event_file_loads", FILE_LOAD_COLUMNS))
 
 
+def raw_table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``raw.<table>`` exists (readers that may run before any load)."""
+    query = "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?"
+    return conn.execute(query, [table]).fetchall()[0][0] > 0
+
+
 def in_transaction(conn: duckdb.DuckDBPyConnection, statements: list[tuple[str, list | dict]]) -> None:
     """Run statements all or nothing."""
     conn.execute("begin transaction")

@@ -14,6 +14,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets, get_asset_key_for_model
 from dagster_duckdb import DuckDBResource
 
+from product_analytics.ingestion.schema import raw_table_exists
 from product_analytics.policies.freshness import FRESHNESS_POLICIES
 from product_analytics.policies.partitions import daily_partitions, dbt_window_args, single_run_backfill
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
@@ -68,17 +69,16 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDB
     start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
     first, last = start.date(), end.date() - timedelta(days=1)
     start_date = date.fromisoformat(dbt.start_date)
-    with duckdb.get_connection() as conn:
-        restated = restatements.to_rebuild_first(conn, first, last, start_date)
-    for day in restated:
-        context.log.info(f"rebuilding {day}: a message of that day was first received on a day loaded since")
+
+    def rebuild_day(day: date) -> None:
+        context.log.info(f"rebuilding {day}: a copy of one of its messages, received earlier, was loaded on another day")
         midnight = datetime.combine(day, datetime.min.time())
         dbt.run_quietly([*PRODUCTION_BUILD, "--select", DAILY_SELECTION, *dbt_window_args(midnight, midnight + timedelta(days=1))])
-        with duckdb.get_connection() as conn:
-            restatements.forget(conn, day, day, start_date)
+
+    restatements.rebuild_restated_first(duckdb.get_connection, first, last, start_date, rebuild_day)
     yield from dbt.stream([*PRODUCTION_BUILD, *dbt_window_args(start, end)], context)
     with duckdb.get_connection() as conn:
-        restatements.forget(conn, *restatements.rebuilt_by_run(first, last), start_date)
+        restatements.forget_run(conn, first, last, start_date)
 
 
 def pending_images(duckdb: DuckDBResource) -> list[date]:
@@ -86,10 +86,7 @@ def pending_images(duckdb: DuckDBResource) -> list[date]:
     with duckdb.get_connection() as conn:
         conn.execute("create schema if not exists snapshots")
         conn.execute("create table if not exists snapshots.observed_images (snapshot_date date, observed_at timestamp)")
-        loaded = conn.sql("select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'users'").fetchall()[
-            0
-        ][0]
-        if not loaded:
+        if not raw_table_exists(conn, "users"):
             return []
         days = conn.sql(
             """select distinct snapshot_date from raw.users

@@ -9,18 +9,18 @@ so that no message is in two days' sessions when the run's tests look.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
 
 import duckdb
 
+from product_analytics.ingestion.schema import raw_table_exists
 from product_analytics.policies.partitions import PARTITION_MARGIN_DAYS
 
 
 def _listed(conn: duckdb.DuckDBPyConnection) -> list[date]:
-    exists = conn.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'restated_days'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not raw_table_exists(conn, "restated_days"):
         return []
     return [d for (d,) in conn.execute("select distinct event_date from raw.restated_days order by 1").fetchall()]
 
@@ -41,3 +41,26 @@ def forget(conn: duckdb.DuckDBPyConnection, first: date, last: date, start_date:
     """Forget the listed days ``first``..``last`` (rebuilt) and those before ``start_date`` (never built)."""
     if _listed(conn):
         conn.execute("delete from raw.restated_days where event_date between ? and ? or event_date < ?", [first, last, start_date])
+
+
+def rebuild_restated_first(
+    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    first: date,
+    last: date,
+    start_date: date,
+    rebuild_day: Callable[[date], None],
+) -> list[date]:
+    """Before a run of ``first``..``last``: rebuild (``rebuild_day``) and forget each listed day
+    it would not rebuild itself; returns those days. After the run, call ``forget_run``."""
+    with connect() as conn:
+        days = to_rebuild_first(conn, first, last, start_date)
+    for day in days:
+        rebuild_day(day)
+        with connect() as conn:
+            forget(conn, day, day, start_date)
+    return days
+
+
+def forget_run(conn: duckdb.DuckDBPyConnection, first: date, last: date, start_date: date) -> None:
+    """After a run of ``first``..``last``: forget the listed days it rebuilt."""
+    forget(conn, *rebuilt_by_run(first, last), start_date)
