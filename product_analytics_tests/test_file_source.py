@@ -3,6 +3,8 @@
 import gzip
 import json
 import os
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from dagster import materialize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from product_analytics.ingestion import readers
 from product_analytics.ingestion.assets import RECONCILIATION_CHECK, raw_events
 from product_analytics.ingestion.load import FileReconciliation, file_reconciliation, load_events_day, load_source_day
 from product_analytics.ingestion.readers import file_format
@@ -571,3 +574,84 @@ def test_an_oversized_field_of_a_typed_format_is_quarantined_with_its_size(tmp_p
     if fmt == "csv":  # every CSV field is text, the timestamp too
         fields += len("2026-03-10 10:01:00")
     assert quarantined == [("huge", "oversized_payload", fields, 2000)]
+
+
+def _scanned(path: Path, limit: int) -> tuple[list[tuple], list[tuple]]:
+    conn = duckdb.connect()
+    found = readers.candidates(conn, path, ["message_id", "event"], [], limit)
+    rows = conn.execute(f"select _source_row, message_id from ({found.sql}) order by 1").fetchall()
+    return rows, [(r.line, r.reason, r.size) for r in found.rejects]
+
+
+def test_lines_from_the_line_limit_on_are_rejects_with_their_size_and_numbers_stay_right(tmp_path):
+    """Lines of the limit or more are not read; a pass over the bytes finds them (DuckDB
+    reads a first line of exactly the limit, and rejects the same line further down)."""
+    limit = 4096
+
+    def line(message_id: str, size: int) -> bytes:
+        head = b'{"messageId":"' + message_id.encode() + b'","p":"'
+        return head + b"z" * (size - len(head) - 2) + b'"}'
+
+    def ok(message_id: str) -> bytes:
+        return json.dumps({"messageId": message_id, "event": "e"}).encode()
+
+    first = tmp_path / "first.jsonl"
+    first.write_bytes(line("at", limit) + b"\n" + ok("b") + b"\n" + line("under", limit - 1))
+    assert _scanned(first, limit) == ([(2, "b"), (3, "under")], [(1, "oversized_payload", limit)])
+
+    mixed = tmp_path / "mixed.jsonl.gz"
+    body = [ok("a"), line("at", limit), b"", ok("d"), line("huge", 40 << 20), ok("f"), b"\xff\xfe", ok("h"), line("last", limit + 7)]
+    mixed.write_bytes(gzip.compress(b"\n".join(body), compresslevel=1))
+    rows, rejects = _scanned(mixed, limit)
+    assert rows == [(1, "a"), (4, "d"), (6, "f"), (8, "h")]
+    assert rejects == [
+        (2, "oversized_payload", limit),
+        (5, "oversized_payload", 40 << 20),
+        (7, "unreadable_line", 2),  # numbered after the line DuckDB dropped without counting it
+        (9, "oversized_payload", limit + 7),
+    ]
+
+    # DuckDB ends a line at every CR and LF: CRLF is a line and an empty one, counted alike
+    crlf = tmp_path / "crlf.jsonl"
+    crlf.write_bytes(ok("a") + b"\r\n" + line("big", limit) + b"\r\n" + ok("c") + b"\r\n")
+    assert _scanned(crlf, limit) == ([(1, "a"), (5, "c")], [(3, "oversized_payload", limit)])
+
+    # CSV rows are numbered after the header; a row over DuckDB's buffer is found the same way
+    # (past the 20,480 rows DuckDB samples for the dialect: a long row among them fails the file)
+    csv = tmp_path / "rows.csv"
+    head = b"message_id,event\n" + b"".join(b"m%d,e\n" % i for i in range(21000))
+    csv.write_bytes(head + b"long," + b"y" * limit + b"\nafter,e\nhuge," + b"z" * (40 << 20) + b"\nlast,e\n")
+    rows, rejects = _scanned(csv, limit)
+    assert rows[-3:] == [(21000, "m20999"), (21002, "after"), (21004, "last")]
+    assert rejects == [(21001, "oversized_payload", limit + 5), (21003, "oversized_payload", (40 << 20) + 5)]
+
+
+_HUGE_LINE = """
+import gzip, resource, sys
+from pathlib import Path
+folder = Path(sys.argv[1])
+with gzip.open(folder / "export.jsonl.gz", "wb", compresslevel=1) as f:
+    f.write(b'{"messageId":"ok","anonymousId":"a","type":"track","event":"e","timestamp":"2026-03-10T10:00:00Z"}\\n')
+    f.write(b'{"messageId":"huge","type":"track","event":"e","timestamp":"2026-03-10T10:01:00Z","properties":{"p":"')
+    for _ in range(300):
+        f.write(b"z" * (1 << 20))
+    f.write(b'"}}\\n{"messageId":"after","anonymousId":"a","type":"track","event":"e","timestamp":"2026-03-10T10:02:00Z"}\\n')
+import product_analytics_tests.conftest  # the test environment (start date)
+from product_analytics_tests.test_file_source import FileSource, ingest
+conn = ingest(FileSource(events_dir=str(folder)))
+print(conn.execute("select list(message_id order by message_id) from raw.events").fetchone()[0])
+print(conn.execute("select source_row, reason, raw_bytes, raw_text[:20] from raw.quarantine").fetchall())
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_a_300_mb_line_is_quarantined_with_its_size_without_being_read_whole(tmp_path):
+    """Regression: a 250 MB line was read whole (3.3 GB of memory), and one over DuckDB's
+    32 MiB buffer would have vanished without a trace had the line limit been lower."""
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", _HUGE_LINE, str(tmp_path)], capture_output=True, text=True, check=True, cwd=repo)
+    loaded, quarantined, peak_mb = result.stdout.strip().splitlines()
+    assert loaded == "['after', 'ok']"
+    size = len('{"messageId":"huge","type":"track","event":"e","timestamp":"2026-03-10T10:01:00Z","properties":{"p":"') + (300 << 20) + 3
+    assert quarantined == f"[(2, 'oversized_payload', {size}, '{{\"messageId\":\"huge\",')]"
+    assert int(peak_mb) < 1024  # the line is 300 MB; reading it whole took over 3 GB

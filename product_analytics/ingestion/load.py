@@ -32,10 +32,10 @@ class EventInput:
     written_at: datetime
     read_error: str | None = None  # the file could not be read when it was scanned
 
-    def candidates(self, conn: duckdb.DuckDBPyConnection) -> readers.Candidates:
+    def candidates(self, conn: duckdb.DuckDBPyConnection, limit: int | None = None) -> readers.Candidates:
         if self.read_error is not None:
             return readers.unreadable_file(self.path, [*EVENT_COLUMNS], EVENT_JSON_COLUMNS, self.read_error)
-        return readers.candidates(conn, self.path, [*EVENT_COLUMNS], EVENT_JSON_COLUMNS)
+        return readers.candidates(conn, self.path, [*EVENT_COLUMNS], EVENT_JSON_COLUMNS, limit)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _replace_day(
     conn: duckdb.DuckDBPyConnection,
     target: _Target,
     day: date,
-    validated: Iterable[tuple[Path, str, list[tuple[int, str]]]],
+    validated: Iterable[tuple[Path, str, list[readers.Reject]]],
     day_totals: tuple[tuple[str, list | dict], ...] = (),
 ) -> None:
     """Replace ``day`` of ``raw.<target.table>`` and its quarantine rows.
@@ -91,10 +91,10 @@ def _replace_day(
     names = ", ".join(_q(c) for c in work)
     for path, sql, rejects in validated:
         conn.execute(f"insert into _pa_day by name select {names} from ({sql})")
-        if rejects:  # lines the reader could not decode become quarantine rows
+        if rejects:  # lines the reader did not turn into rows become quarantine rows
             conn.executemany(
-                "insert into _pa_day (_source_file, _source_row, _raw, _reason, _bytes) values (?, ?, ?, 'unreadable_line', ?)",
-                [[str(path), line, text, len(text.encode("utf-8", "surrogateescape"))] for line, text in rejects],
+                "insert into _pa_day (_source_file, _source_row, _raw, _reason, _bytes) values (?, ?, ?, ?, ?)",
+                [[str(path), r.line, r.text, r.reason, r.size] for r in rejects],
             )
     values = ", ".join(_q(c) for c in target.columns)
     raw_text = f"left(_raw, {validation.RAW_TEXT_LIMIT})"
@@ -145,9 +145,9 @@ def load_events_day(
     """
     rules = rules or validation.Rules()
 
-    def validated() -> Iterator[tuple[Path, str, list[tuple[int, str]]]]:
+    def validated() -> Iterator[tuple[Path, str, list[readers.Reject]]]:
         for item in inputs:
-            found = item.candidates(conn)
+            found = item.candidates(conn, readers.line_limit(rules.max_message_bytes))
             rows = validation.validated_events(found.sql, rules, item.home_date, item.written_at)
             on_day = f"select * from ({rows}) where coalesce(_event_date, _home_date) = {readers.sql_literal(day)}::date"
             yield item.path, on_day, found.rejects if item.home_date == day else []
@@ -331,7 +331,7 @@ def load_source_day(conn: duckdb.DuckDBPyConnection, table: str, day: date, path
     columns = SOURCE_COLUMNS[table]
     target = _Target(table, "snapshot_date", columns, "id", "updated_at desc nulls last")
 
-    def validated() -> Iterator[tuple[Path, str, list[tuple[int, str]]]]:
+    def validated() -> Iterator[tuple[Path, str, list[readers.Reject]]]:
         for path in [paths] if isinstance(paths, Path) else paths:
             found = readers.candidates(conn, path, list(columns), [])
             yield path, validation.validated_table(found.sql, columns), found.rejects

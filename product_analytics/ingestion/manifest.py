@@ -62,7 +62,7 @@ def _modified_at(path: Path) -> datetime:
 def _scan_file(conn: duckdb.DuckDBPyConnection, path: Path, rules: validation.Rules) -> tuple[date, dict[date, int], int]:
     """The file's home day, its rows per attributed day, and its total rows."""
     written_at = _modified_at(path)
-    found = readers.candidates(conn, path, list(EVENT_COLUMNS), EVENT_JSON_COLUMNS)
+    found = readers.candidates(conn, path, list(EVENT_COLUMNS), EVENT_JSON_COLUMNS, readers.line_limit(rules.max_message_bytes))
     groups = conn.execute(
         f"""
         select _event_date, _reason is null as valid, count(*)

@@ -11,24 +11,37 @@ events, a table's columns for source tables) plus bookkeeping columns:
 - ``_parse_error``: a reason code when the line is not a JSON object, else null.
 
 Every reader is one DuckDB scan (``read_csv`` / ``read_parquet``): streaming and
-vectorized, never a Python loop over lines.
+vectorized, never a Python loop over lines. Lines of JSONL files are bounded: DuckDB
+reads no line of ``line_limit`` bytes or more (it keeps memory to the limit, and it drops
+lines over its 32 MiB buffer without a trace), so a vectorized pass over the file's bytes
+(``long_lines``) finds them first; each becomes an ``oversized_payload`` reject with its
+size and the start of its text, and every line of the file is accounted for.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
+import numpy as np
+
+from product_analytics.config import settings
 
 # Lines are read as one text column: NUL never occurs in valid JSON text.
 _LINE_READER = (
     "read_csv({path}, columns={'line': 'varchar'}, delim='\\0', quote='', escape='', header=false, auto_detect=false, "
-    "strict_mode=false, new_line='\\n', max_line_size=268435456, ignore_errors=true, store_rejects=true, "
+    "strict_mode=false, new_line='\\n', max_line_size={limit}, ignore_errors=true, store_rejects=true, "
     "rejects_table='_pa_rejects', rejects_scan='_pa_reject_scans')"
 )
 REJECTS = "_pa_rejects"
+MIN_LINE_LIMIT = 1 << 20  # lines below this are read by DuckDB and sized by validation
+_CHUNK = 1 << 24  # bytes per step of the line scan
+_PREFIX = 4096  # bytes of an over-long line kept as its text (the quarantine keeps 2,000 characters)
 
 # Segment / RudderStack message paths (camelCase) and their warehouse names; snake_case keys are accepted too.
 JSON_FIELDS: dict[str, list[str]] = {
@@ -94,21 +107,94 @@ def sql_literal(value: object) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+class Reject(NamedTuple):
+    """A line the reader did not turn into a row: quarantined with ``reason``."""
+
+    line: int
+    text: str
+    reason: str  # unreadable_line (not decodable, or not fitting a CSV header) or oversized_payload
+    size: int  # bytes of the whole line
+
+
 @dataclass
 class Candidates:
-    """A relation of candidate rows and the file's unreadable lines."""
+    """A relation of candidate rows and the file's lines that did not become rows."""
 
     sql: str
-    rejects: list[tuple[int, str]]  # (line number, text) of lines DuckDB could not decode
+    rejects: list[Reject]
 
 
-def _reader_rejects(conn: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+def line_limit(max_message_bytes: int | None = None) -> int:
+    """The length (bytes) from which a JSONL line is not read: above any valid message."""
+    if max_message_bytes is None:
+        max_message_bytes = settings().max_message_bytes
+    return max(MIN_LINE_LIMIT, max_message_bytes + 1)
+
+
+@dataclass
+class LineScan:
+    lines: int  # lines in the file, the last one counted when it has no newline
+    long: list[Reject]  # lines of ``limit`` bytes or more (newline excluded)
+
+
+def long_lines(path: Path, limit: int) -> LineScan:
+    """Count a (gzipped) file's lines and find those of ``limit`` bytes or more, reading it in
+    fixed-size chunks: memory stays at a chunk whatever the lines' lengths. Lines end at
+    every LF and every CR, as DuckDB's line reader splits them (CRLF ends a line and an
+    empty one)."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    long: list[Reject] = []
+    lines = 0
+    offset = 0  # bytes read before this chunk
+    start = 0  # offset of the current line's first byte
+    head = b""  # the current line's first bytes
+    with opener(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            codes = np.frombuffer(chunk, dtype=np.uint8)
+            ends = offset + np.flatnonzero((codes == 10) | (codes == 13))
+            if len(head) < _PREFIX and start >= offset:
+                head = chunk[start - offset : start - offset + _PREFIX]
+            elif len(head) < _PREFIX:
+                head += chunk[: _PREFIX - len(head)]
+            if len(ends):
+                starts = np.concatenate(([start], ends[:-1] + 1))
+                for i in np.flatnonzero(ends - starts >= limit):
+                    first = int(starts[i])
+                    text = head if i == 0 else chunk[first - offset : first - offset + _PREFIX]
+                    long.append(_long_line(lines + int(i) + 1, text, int(ends[i]) - first))
+                lines += len(ends)
+                start = int(ends[-1]) + 1
+                head = chunk[start - offset : start - offset + _PREFIX]
+            offset += len(chunk)
+    if offset > start:  # a last line without its newline
+        lines += 1
+        if offset - start >= limit:
+            long.append(_long_line(lines, head, offset - start))
+    return LineScan(lines, long)
+
+
+def _long_line(line: int, head: bytes, size: int) -> Reject:
+    text = head.decode("utf-8", errors="replace") + f"... ({size} bytes)"
+    return Reject(line, text, "oversized_payload", size)
+
+
+def _reader_rejects(conn: duckdb.DuckDBPyConnection) -> list[Reject]:
+    """The lines DuckDB rejected, numbered as DuckDB counts them."""
     try:
         # one row per error: a short CSV row has one per missing column
-        rows = conn.execute(f"select line, min(csv_line) from {REJECTS} group by line order by line").fetchall()
+        rows = conn.execute(
+            f"""select line, min(csv_line), bool_or(error_type = 'LINE SIZE OVER MAXIMUM'),
+                   max(regexp_extract(error_message, 'Actual Size:\s*(\d+)', 1))
+            from {REJECTS} group by line order by line"""
+        ).fetchall()
     except duckdb.CatalogException:
         return []
-    return [(int(line), text) for line, text in rows]
+    return [
+        Reject(int(line), text, "oversized_payload", int(size or 0))
+        if too_long
+        else Reject(int(line), text, "unreadable_line", len(text.encode("utf-8", "surrogateescape")))
+        for line, text, too_long, size in rows
+    ]
 
 
 def _drop_rejects(conn: duckdb.DuckDBPyConnection) -> None:
@@ -116,7 +202,7 @@ def _drop_rejects(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute("drop table if exists _pa_reject_scans")
 
 
-def _read_with_rejects(conn: duckdb.DuckDBPyConnection, table: str, query: str) -> list[tuple[int, str]]:
+def _read_with_rejects(conn: duckdb.DuckDBPyConnection, table: str, query: str) -> list[Reject]:
     """Materialize a ``read_csv`` scan (with ``store_rejects``) into a temporary table; return
     the lines it could not read, with their line numbers in the file."""
     _drop_rejects(conn)
@@ -139,17 +225,62 @@ def _row_number_sql(conn: duckdb.DuckDBPyConnection, rejected: list[int]) -> str
     return "_k + (select count(*) from _pa_reject_lines r where r.good_before < _k)"
 
 
+def _skipped_lines(scan: LineScan, duckdb_rejects: list[Reject], returned: list[int], header: int = 0) -> tuple[list[int], list[Reject]]:
+    """The file's lines that are not rows of the reader, and its rejects, in true line numbers.
+
+    DuckDB rejects a long line with its line number, but drops one over its buffer without
+    a trace and without counting it, so the numbers it gives after such a line are short by
+    one; and it reads a first line of exactly the limit as a row (``returned``: the row
+    numbers of rows that long). The scan's long lines are matched to both, in order.
+    """
+    too_long = {r.line for r in duckdb_rejects if r.reason == "oversized_payload"}
+    others = [r for r in duckdb_rejects if r.reason != "oversized_payload"]
+    silent: list[int] = []
+    kept: set[int] = set()
+    for long in scan.long:
+        number = long.line - len(silent)  # as DuckDB counts
+        rows_before = number - 1 - header - sum(1 for r in duckdb_rejects if r.line < number)
+        if number in too_long:
+            continue
+        if rows_before + 1 in returned:
+            kept.add(long.line)
+        else:
+            silent.append(long.line)
+
+    def true_line(number: int) -> int:
+        return number + sum(1 for j, line in enumerate(silent) if line - j <= number)
+
+    undecodable = [r._replace(line=true_line(r.line)) for r in others]
+    skipped = sorted({r.line for r in undecodable} | {r.line for r in scan.long if r.line not in kept})
+    return skipped, sorted(undecodable + scan.long)
+
+
 def jsonl_candidates(
-    conn: duckdb.DuckDBPyConnection, path: Path, fields: dict[str, list[str]], objects: dict[str, list[str]]
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    fields: dict[str, list[str]],
+    objects: dict[str, list[str]],
+    limit: int | None = None,
 ) -> Candidates:
     """Lines of a (gzipped) JSONL file, parsed where they are JSON objects.
 
     The file is read once into a temporary table so that lines DuckDB cannot decode
     (invalid UTF-8) are known, with their line numbers, before the rows are numbered.
+    Lines of ``limit`` bytes or more are not read (see the module's docstring).
     """
-    reader = _LINE_READER.replace("{path}", sql_literal(path))
-    rejects = _read_with_rejects(conn, "_pa_lines", f"select line, ordinality as _k from {reader} with ordinality")
-    line_number = _row_number_sql(conn, [line for line, _ in rejects])
+    limit = limit or line_limit()
+    reader = _LINE_READER.replace("{path}", sql_literal(path)).replace("{limit}", str(limit))
+    with ThreadPoolExecutor(1) as pool:  # the byte scan runs while DuckDB reads (both release the GIL)
+        scanning = pool.submit(long_lines, path, limit)
+        undecodable = _read_with_rejects(conn, "_pa_lines", f"select line, ordinality as _k from {reader} with ordinality")
+        scan = scanning.result()
+    read = conn.execute("select count(*) from _pa_lines").fetchone()[0]
+    # a row that long is left out of the rows below: it is one of the scan's rejects
+    returned = [k for (k,) in conn.execute(f"select _k from _pa_lines where strlen(line) >= {limit} order by _k").fetchall()]
+    skipped, rejects = _skipped_lines(scan, undecodable, returned)
+    if read + len(skipped) != scan.lines:
+        raise ValueError(f"{path}: {scan.lines} lines, but {read} were read and {len(skipped)} skipped")
+    line_number = _row_number_sql(conn, skipped)
     # One extraction call per kind reads every path from one parse of the line; a field is
     # the first of its paths that is present.
     string_paths = [p for paths in fields.values() for p in paths]
@@ -180,7 +311,9 @@ def jsonl_candidates(
                     case when _type = 'OBJECT' then json_extract(line, [{object_listing}]) end as _o
                 from (
                     select *, case when _valid then json_type(line) end as _type
-                    from (select *, json_valid(line) as _valid from _pa_lines where trim(line) <> '')
+                    from (
+                        select *, json_valid(line) as _valid from _pa_lines where trim(line) <> '' and strlen(line) < {limit}
+                    )
                 )
             )
         )
@@ -211,7 +344,13 @@ def _columns(conn: duckdb.DuckDBPyConnection, reader: str) -> dict[str, str]:
 
 
 def tabular_candidates(
-    conn: duckdb.DuckDBPyConnection, path: Path, fmt: str, wanted: list[str], json_columns: list[str], where: str = ""
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    wanted: list[str],
+    json_columns: list[str],
+    where: str = "",
+    limit: int | None = None,
 ) -> Candidates:
     """Rows of a Parquet or CSV file with warehouse column names.
 
@@ -219,17 +358,27 @@ def tabular_candidates(
     column the warehouse does not know goes into ``properties`` (warehouse exports
     flatten properties into columns). JSON columns may hold objects or JSON text.
     """
-    rejects: list[tuple[int, str]] = []
+    rejects: list[Reject] = []
     if fmt == "parquet":
         reader = f"read_parquet({sql_literal(path)}, file_row_number=true, hive_partitioning=false)"
         row_number = "file_row_number + 1"
     else:  # rows that do not fit the header are rejected, then quarantined; rows are numbered after the header
         options = "header=true, all_varchar=true, hive_partitioning=false, ignore_errors=true, store_rejects=true"
-        options += f", rejects_table='{REJECTS}', rejects_scan='_pa_reject_scans'"
+        limit = limit or line_limit()
+        options += f", rejects_table='{REJECTS}', rejects_scan='_pa_reject_scans', max_line_size={limit}"
         query = f"select * rename (ordinality as _k) from read_csv({sql_literal(path)}, {options}) with ordinality"
-        rejects = [(line - 1, text) for line, text in _read_with_rejects(conn, "_pa_rows", query)]
+        with ThreadPoolExecutor(1) as pool:  # as for JSONL: DuckDB drops a row over its buffer silently
+            scanning = pool.submit(long_lines, path, limit)
+            found = _read_with_rejects(conn, "_pa_rows", query)
+            scan = scanning.result()
+        # line numbers count the header; a row spanning lines (a quoted line break) counts as one
+        skipped, rejects = _skipped_lines(scan, found, [], header=1)
+        read = conn.execute("select count(*) from _pa_rows").fetchone()[0]
+        if read + len(skipped) > scan.lines - 1:
+            raise ValueError(f"{path}: {scan.lines} lines, but {read} rows were read and {len(skipped)} skipped")
+        rejects = [r._replace(line=r.line - 1) for r in rejects]
         reader = "_pa_rows"
-        row_number = _row_number_sql(conn, [line for line, _ in rejects])
+        row_number = _row_number_sql(conn, [line - 1 for line in skipped])
     present = {c: t for c, t in _columns(conn, reader).items() if c != "_k"}
     lower = {c.lower(): c for c in present}
 
@@ -297,13 +446,15 @@ def unreadable_file(path: Path, wanted: list[str], json_columns: list[str], erro
     return Candidates(sql, [])
 
 
-def candidates(conn: duckdb.DuckDBPyConnection, path: Path, wanted: list[str], json_columns: list[str]) -> Candidates:
-    """The candidate rows of any supported file."""
+def candidates(
+    conn: duckdb.DuckDBPyConnection, path: Path, wanted: list[str], json_columns: list[str], limit: int | None = None
+) -> Candidates:
+    """The candidate rows of any supported file; ``limit``: see ``line_limit``."""
     fmt = file_format(path)
     if fmt == "jsonl":
         fields = {n: JSON_FIELDS.get(n, [f"$.{n}"]) for n in wanted if n not in json_columns}
         objects = {n: JSON_OBJECTS.get(n, [f"$.{n}"]) for n in json_columns}
-        return jsonl_candidates(conn, path, fields, objects)
+        return jsonl_candidates(conn, path, fields, objects, limit)
     if fmt in ("parquet", "csv"):
-        return tabular_candidates(conn, path, fmt, wanted, json_columns)
+        return tabular_candidates(conn, path, fmt, wanted, json_columns, limit=limit)
     raise ValueError(f"{path}: not a supported file (JSONL, JSONL.gz, Parquet, CSV)")

@@ -63,7 +63,7 @@ class SimulatorExport(EventInput):
 
     received_by: datetime | None = None
 
-    def candidates(self, conn: duckdb.DuckDBPyConnection) -> readers.Candidates:
+    def candidates(self, conn: duckdb.DuckDBPyConnection, limit: int | None = None) -> readers.Candidates:
         received = f"received_at <= {readers.sql_literal(self.received_by)}::timestamp" if self.received_by else ""
         return readers.tabular_candidates(conn, self.path, "parquet", [*EVENT_COLUMNS], EVENT_JSON_COLUMNS, where=received)
 
