@@ -95,6 +95,7 @@ class Settings:
     max_message_bytes: int
     quarantine_max_rate: float
     lock_timeout_seconds: int  # how long a writer waits for another process's lock on the warehouse
+    reader_copy_path: Path  # the read-only copy of the public tables, published after each run
 
     @property
     def landing_dir(self) -> Path:
@@ -137,6 +138,7 @@ def settings() -> Settings:
         max_message_bytes=_int("PA_MAX_MESSAGE_BYTES", 32768, 1),
         quarantine_max_rate=_float("PA_QUARANTINE_MAX_RATE", 0.01, 0.0, 1.0),
         lock_timeout_seconds=_int("PA_LOCK_TIMEOUT_SECONDS", 60, 0),
+        reader_copy_path=Path(_env("PA_READER_COPY_PATH", str(data_dir / "readers.duckdb"))).expanduser().resolve(),
     )
 
 

@@ -8,6 +8,7 @@ from product_analytics.automation.schedules import daily_pipeline_schedule, dail
 from product_analytics.automation.sensors import dead_run_reaper, freshness_checks_sensor, run_failure_alerts
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
 from product_analytics.ingestion.sources import event_source
+from product_analytics.publishing.assets import reader_copy
 from product_analytics.resources.dbt import dbt_cli
 from product_analytics.resources.warehouse import warehouse
 from product_analytics.retention.assets import retention_cohorts
@@ -16,7 +17,16 @@ from product_analytics.transform.checks import social_inference_matches_simulato
 from product_analytics.transform.exposures import exposure_specs
 
 defs = Definitions(
-    assets=[raw_events, raw_source_tables, dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models, retention_cohorts, *exposure_specs()],
+    assets=[
+        raw_events,
+        raw_source_tables,
+        dbt_daily_models,
+        dbt_snapshots,
+        dbt_unpartitioned_models,
+        retention_cohorts,
+        reader_copy,
+        *exposure_specs(),
+    ],
     asset_checks=[social_inference_matches_simulator_truth, *latest_partition_checks],
     jobs=[daily_pipeline_job, refresh_models_job, snapshot_job, freshness_checks_job],
     schedules=[daily_pipeline_schedule, daily_snapshot_schedule],

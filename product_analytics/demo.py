@@ -184,6 +184,7 @@ def main() -> None:
     run_id = runs[-1]["runId"] if runs else None
     print(f"\nOpen the UI with `make ui` (Dagster home {home}), then http://127.0.0.1:3000/runs/{run_id}")
     print(f"  the run holding the results: {run_id} (backfill {backfill_id}: Runs → Backfills)")
+    print(f"  query the marts read-only, without holding up runs: duckdb.connect('{s.reader_copy_path}', read_only=True)")
     if not succeeded:
         raise SystemExit(f"the backfill did not succeed: see the run in the UI, and {log_file}")
 

@@ -18,6 +18,7 @@ LAYERS = [
     "ingestion",
     "transform",
     "retention",
+    "publishing",
     "automation",
     "definitions",
     "instance",

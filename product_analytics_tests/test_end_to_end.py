@@ -1,15 +1,18 @@
 """Five days through Dagster: one single-run backfill of the whole graph, compared with a
 day-by-day build of the same days in another warehouse."""
 
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
-from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, define_asset_job, in_process_executor
+from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, define_asset_job, in_process_executor, materialize
 
 from product_analytics.config import settings
 from product_analytics.definitions import defs
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
+from product_analytics.publishing.assets import reader_copy
 from product_analytics.resources.dbt import dbt_cli
 from product_analytics.resources.warehouse import Warehouse
 from product_analytics.simulator.landing import events_file
@@ -89,6 +92,57 @@ def test_every_event_of_the_window_is_in_one_session(materialized):
         assert sessions == sum(sessions_by_day.values()) and events > sessions
 
 
+_HELD_READER = """
+import sys, duckdb
+conn = duckdb.connect(sys.argv[1], read_only=True)
+print(conn.execute("select run_id from publication").fetchone()[0], flush=True)
+sys.stdin.readline()  # the test publishes again meanwhile
+print(conn.execute("select run_id from publication").fetchone()[0], conn.execute("select count(*) from marts.fct_events").fetchone()[0])
+"""
+
+
+def _published_run(path) -> str:
+    code = "import sys, duckdb; print(duckdb.connect(sys.argv[1], read_only=True).execute('select run_id from publication').fetchone()[0])"
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_readers_get_a_copy_of_the_public_tables_that_never_blocks_a_run(materialized):
+    """Regression: the only way to read the marts was the warehouse file, and a reader on it
+    made the next run wait and fail."""
+    instance, ingestion, _ = materialized
+    s = settings()
+    copy = s.reader_copy_path
+    # A reader keeps the pipeline's copy open while a run publishes again (after the refresh
+    # of the unpartitioned models): the run does not wait for it, the reader keeps its
+    # tables, and a new reader sees the new copy.
+    reader = subprocess.Popen([sys.executable, "-c", _HELD_READER, str(copy)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == ingestion.run_id
+        warehouse = Warehouse(database=str(s.duckdb_path), lock_timeout_seconds=0)
+        again = materialize([reader_copy], instance=instance, resources={"duckdb": warehouse})
+        assert again.success
+        assert _published_run(copy) == again.run_id != ingestion.run_id
+        held_run, held_events = reader.communicate("go\n", timeout=60)[0].split()
+    finally:
+        reader.kill()
+    assert held_run == ingestion.run_id and int(held_events) > 1000
+
+    # The copy holds every table and view of marts and snapshots, row for row, and nothing else.
+    conn = duckdb.connect()
+    conn.execute(f"attach '{s.duckdb_path}' as warehouse (read_only)")
+    conn.execute(f"attach '{copy}' as copy (read_only)")
+    public = "select table_schema || '.' || table_name from information_schema.tables where table_catalog = ? and table_schema <> 'main'"
+    expected = {t for (t,) in conn.execute(public + " and table_schema in ('marts', 'snapshots')", ["warehouse"]).fetchall()}
+    assert {"marts.fct_sessions", "marts.retention_cohorts", "snapshots.snap_users"} <= expected
+    assert {t for (t,) in conn.execute(public, ["copy"]).fetchall()} == expected
+    for table in sorted(expected):
+        differ = f"select * from warehouse.{table} except all select * from copy.{table}"
+        counts = f"select (select count(*) from warehouse.{table}), (select count(*) from copy.{table}), (select count(*) from ({differ}))"
+        rows, copied, different = conn.execute(counts).fetchone()
+        assert (table, copied, different) == (table, rows, 0)
+    assert conn.execute("select run_id, tables from copy.publication").fetchone() == (again.run_id, len(expected))
+
+
 def _tables(conn, schema: str) -> list[str]:
     rows = conn.execute("select table_name from information_schema.tables where table_schema = ? order by 1", [schema]).fetchall()
     return [name for (name,) in rows]
@@ -98,6 +152,7 @@ def test_a_five_day_backfill_equals_a_day_by_day_build(materialized, tmp_path, m
     """The same days, one run per day for the partitioned assets, then one run for the rest."""
     by_day_path = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("PA_DUCKDB_PATH", str(by_day_path))
+    monkeypatch.setenv("PA_READER_COPY_PATH", str(tmp_path / "readers.duckdb"))
     partitioned = define_asset_job("by_day", selection=AssetSelection.assets(raw_events, raw_source_tables, dbt_daily_models))
     rest = define_asset_job("rest", selection=AssetSelection.all() - AssetSelection.assets(raw_events, raw_source_tables, dbt_daily_models))
     by_day = Definitions(

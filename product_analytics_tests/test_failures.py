@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import duckdb
-from dagster import DagsterEventType, DagsterInstance, build_sensor_context, materialize
+from dagster import DagsterEvent, DagsterEventType, DagsterInstance, DagsterRunStatus, build_sensor_context, job, materialize, op
 
 from product_analytics.automation.sensors import dead_run_reaper
 from product_analytics.config import PROJECT_ROOT
@@ -193,3 +193,31 @@ def test_a_run_killed_mid_way_then_run_again_leaves_no_duplicates_and_nothing_mi
         in_sessions = conn.execute("select sum(event_count) from marts.fct_sessions").fetchall()[0][0]
     assert events[0] == events[1] == staged == in_sessions
     assert sessions[0] == sessions[1] > 100
+
+
+@op
+def _nothing():
+    pass
+
+
+@job
+def _one_step():
+    _nothing()
+
+
+def _started_run(instance: DagsterInstance, pid: int) -> str:
+    run = instance.create_run_for_job(job_def=_one_step)
+    instance.report_dagster_event(DagsterEvent(DagsterEventType.RUN_START.value, job_name=run.job_name, pid=pid), run_id=run.run_id)
+    return run.run_id
+
+
+def test_a_run_killed_between_steps_holds_no_slot_and_is_failed_all_the_same():
+    """Regression: only runs holding a writer slot were looked at, so a run killed between
+    two steps stayed STARTED for ever, and so did its backfill."""
+    instance = DagsterInstance.ephemeral()
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True).stdout)
+    dead, alive = _started_run(instance, gone), _started_run(instance, os.getpid())
+    assert instance.event_log_storage.get_concurrency_run_ids() == set()
+    dead_run_reaper(build_sensor_context(instance=instance))
+    assert instance.get_run_by_id(dead).status == DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(alive).status == DagsterRunStatus.STARTED

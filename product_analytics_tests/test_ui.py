@@ -6,15 +6,20 @@ The screenshot is kept as a test artifact in ``test-artifacts/`` at the reposito
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import duckdb
 import pytest
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetRecordsFilter, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
 from product_analytics.config import PROJECT_ROOT
 from product_analytics.definitions import defs
+from product_analytics.ingestion.assets import raw_events, raw_source_tables
 from product_analytics.instance import ensure_dagster_home
+from product_analytics.resources.recovery import run_process_id
+from product_analytics.transform.assets import dbt_daily_models
 from product_analytics.ui import DagsterUI
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -119,3 +124,66 @@ def test_the_asset_graph_renders_in_headless_chromium(ui):
     assert shot.returncode == 0, shot.stderr[-2000:]
     data = screenshot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def _run_building_the_daily_models(instance: DagsterInstance, backfill_id: str, timeout: float) -> str:
+    """The backfill's run once its step ``dbt_daily_models`` has started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id})):
+            steps = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.STEP_START).records
+            if any(r.event_log_entry.step_key == "dbt_daily_models" for r in steps):
+                return run.run_id
+        time.sleep(0.5)
+    raise AssertionError(f"no run of backfill {backfill_id} reached dbt_daily_models within {timeout:.0f}s")
+
+
+def test_a_backfill_finishes_after_dagster_dev_and_its_run_are_killed(ui):
+    """Regression: a run killed under the daemon kept its writer slot, every later run stayed
+    queued and the backfill never ended. Here `dagster dev` (webserver, daemon, code server)
+    and the run's own process are killed while the run builds the daily models, as a crash
+    or a reboot would; after a restart the dead run is failed and its slot freed
+    (`dead_run_reaper`), Dagster retries it from its failed step, and the backfill completes.
+    Runs last in this module: it restarts the module's server."""
+    days = ["2026-03-12", "2026-03-13"]
+    keys = [key.path for key in [*raw_events.keys, *raw_source_tables.keys, *dbt_daily_models.keys]]
+    backfill_id = ui.launch_backfill(keys, days, title="killed under it")
+    instance = DagsterInstance.from_config(str(ui.home))
+    killed = _run_building_the_daily_models(instance, backfill_id, timeout=600)
+    worker = run_process_id(instance, killed)
+    os.killpg(ui.process.pid, signal.SIGKILL)
+    ui.process.wait()
+    os.kill(worker, signal.SIGKILL)
+    ui.start()
+
+    backfill = ui.wait_for_backfill(backfill_id, timeout=900)
+    assert backfill["status"] == "COMPLETED_SUCCESS"
+    runs = {run.run_id: run for run in instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))}
+    assert runs[killed].status == DagsterRunStatus.FAILURE
+    retries = [run for run in runs.values() if run.tags.get("dagster/parent_run_id") == killed]
+    assert [run.status for run in retries] == [DagsterRunStatus.SUCCESS]
+    retry = retries[0].run_id
+
+    def materializing_runs(key, day: str) -> list[str]:
+        records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=100).records
+        return [r.run_id for r in records]
+
+    for day in days:
+        # the ingestion steps had finished: the retry did not run them again
+        for key in [*raw_events.keys, *raw_source_tables.keys]:
+            assert len(materializing_runs(key, day)) == 1, (key, day)
+        # the daily models were rebuilt by the retry (whatever the dead run had reported)
+        for key in dbt_daily_models.keys:
+            assert materializing_runs(key, day)[0] == retry, (key, day)
+    with duckdb.connect(str(ui.root / "data" / "warehouse.duckdb"), read_only=True) as conn:
+        loads = conn.execute(
+            "select event_date::varchar, count(*) from raw.event_loads where event_date in (?, ?) group by 1 order by 1", days
+        ).fetchall()
+        events, distinct = conn.execute(
+            "select count(*), count(distinct message_id) from raw.events where event_date in (?, ?)", days
+        ).fetchone()
+        facts, distinct_facts = conn.execute(
+            "select count(*), count(distinct event_id) from intermediate.int_events_sessionized where event_date in (?, ?)", days
+        ).fetchone()
+    assert loads == [(days[0], 1), (days[1], 1)]
+    assert events == distinct > 0 and facts == distinct_facts > 0

@@ -162,3 +162,10 @@ def model_relation(name: str) -> str:
     if len(found) != 1:
         raise KeyError(f"no dbt model named {name!r}")
     return found[0]
+
+
+def public_models() -> list[str]:
+    """The dbt models and snapshots that readers use: those built in ``marts`` and ``snapshots``."""
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    public = [n["name"] for n in nodes if n["resource_type"] in ("model", "snapshot") and n["schema"] in ("marts", "snapshots")]
+    return sorted(public)

@@ -1,0 +1,1 @@
+"""What the warehouse hands to readers outside the pipeline."""
