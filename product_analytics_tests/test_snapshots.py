@@ -10,10 +10,16 @@ from datetime import datetime, timedelta
 
 import duckdb
 import pytest
+from dagster import materialize
 
 from product_analytics.ingestion.load import load_source_day
+from product_analytics.ingestion.schema import ensure_raw_schema
+from product_analytics.project import dbt_project
+from product_analytics.resources.dbt import DbtCli, dbt_executable
+from product_analytics.resources.warehouse import Warehouse as WarehouseResource
 from product_analytics.simulator.landing import source_file
 from product_analytics.simulator.world import orders_table, posts_table, users_table
+from product_analytics.transform.assets import dbt_snapshots
 from product_analytics_tests.conftest import SIM_DAYS
 from product_analytics_tests.harness import Warehouse
 
@@ -92,3 +98,26 @@ def test_a_snapshot_with_no_source_change_adds_nothing(snapshotted):
     before = {t: snapshotted.table(f"snapshots.snap_{t}").num_rows for t in TRACKED}
     snapshotted.snapshot(SIM_DAYS[-1])
     assert {t: snapshotted.table(f"snapshots.snap_{t}").num_rows for t in TRACKED} == before
+
+
+def test_one_run_replaying_every_image_records_the_day_by_day_history(snapshotted, landing, tmp_path):
+    """The snapshot asset observes every image loaded since its last run in order, the older
+    ones in one dbt process, as if it had run at the end of each day: the history equals
+    the one snapshotted day by day, and every image is recorded as observed."""
+    database = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(database)) as conn:
+        ensure_raw_schema(conn)
+        for day in SIM_DAYS:
+            for table in TRACKED:
+                load_source_day(conn, table, day, source_file(landing / "landing", table, day))
+    dbt = DbtCli(project_dir=dbt_project, dbt_executable=dbt_executable(), warehouse_path=str(database), start_date="2026-03-01")
+    dbt.run_quietly(["run", "--select", "stg_app__users stg_app__posts stg_app__orders"])  # the snapshot inputs' inputs
+    result = materialize([dbt_snapshots], resources={"dbt": dbt, "duckdb": WarehouseResource(database=str(database))})
+    assert result.success
+    with duckdb.connect(str(database), read_only=True) as conn:
+        observed = conn.execute("select snapshot_date, observed_at from snapshots.observed_images order by 1").fetchall()
+        replayed = {table: set(conn.execute(f"select * from snapshots.snap_{table}").fetchall()) for table in TRACKED}
+    assert observed == [(day, datetime.combine(day + timedelta(days=1), datetime.min.time())) for day in SIM_DAYS]
+    for table in TRACKED:
+        day_by_day = {tuple(row.values()) for row in snapshotted.table(f"snapshots.snap_{table}").to_pylist()}
+        assert replayed[table] == day_by_day and len(day_by_day) > 50, table

@@ -113,6 +113,16 @@ def snapshot_env(day: date) -> dict[str, str]:
     return {"PA_SNAPSHOT_IMAGE_DATE": day.isoformat(), "PA_SNAPSHOT_OBSERVED_AT": observation_time(day).isoformat(sep=" ")}
 
 
+REPLAY = ["build", "--select", SNAPSHOT_SELECTION, "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+
+
+def replay_steps(day: date) -> list[tuple[list[str], dict[str, str]]]:
+    """The dbt invocations that observe the image of ``day``: the snapshots (without their
+    tests, which the last image's build runs), then the record of the observation."""
+    observed = {"snapshot_date": day.isoformat(), "observed_at": observation_time(day).isoformat(sep=" ")}
+    return [(REPLAY, snapshot_env(day)), (["run-operation", "record_snapshot_observation", "--args", json.dumps(observed)], {})]
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -125,11 +135,9 @@ def dbt_snapshots(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDBRes
     """SCD2 snapshots of users, posts and orders. Each daily image loaded since the last
     run is observed in order, as if the snapshot had run at the end of each of those days."""
     days = pending_images(duckdb)
-    for day in days[:-1]:
-        context.log.info(f"snapshotting the images of {day}")
-        replay = ["build", "--select", SNAPSHOT_SELECTION, "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
-        dbt.run_quietly(replay, env=snapshot_env(day))
-        record_observation(duckdb, day)
+    if len(days) > 1:
+        context.log.info(f"snapshotting the images of {days[0]} .. {days[-2]} in one dbt process, then those of {days[-1]}")
+        dbt.run_batch([step for day in days[:-1] for step in replay_steps(day)], log=context.log.info)
     yield from dbt.stream(PRODUCTION_BUILD, context, env=snapshot_env(days[-1]) if days else None)
     if days:
         record_observation(duckdb, days[-1])
