@@ -12,7 +12,7 @@ from product_analytics.publishing.assets import reader_copy
 from product_analytics.resources.dbt import dbt_cli
 from product_analytics.resources.warehouse import warehouse
 from product_analytics.retention.assets import retention_cohorts
-from product_analytics.transform.assets import dbt_daily_models, dbt_snapshots, dbt_unpartitioned_models
+from product_analytics.transform.assets import dbt_daily_models, dbt_unpartitioned_models
 from product_analytics.transform.checks import social_inference_matches_simulator_truth
 from product_analytics.transform.exposures import exposure_specs
 
@@ -21,7 +21,6 @@ defs = Definitions(
         raw_events,
         raw_source_tables,
         dbt_daily_models,
-        dbt_snapshots,
         dbt_unpartitioned_models,
         retention_cohorts,
         reader_copy,

@@ -19,7 +19,7 @@ from product_analytics.resources.dbt import DbtCli, dbt_executable
 from product_analytics.resources.warehouse import Warehouse as WarehouseResource
 from product_analytics.simulator.landing import source_file
 from product_analytics.simulator.world import orders_table, posts_table, users_table
-from product_analytics.transform.assets import dbt_snapshots
+from product_analytics.transform.assets import SNAPSHOT_JOB_KEYS, dbt_unpartitioned_models
 from product_analytics_tests.conftest import SIM_DAYS
 from product_analytics_tests.harness import Warehouse
 
@@ -112,7 +112,8 @@ def test_one_run_replaying_every_image_records_the_day_by_day_history(snapshotte
                 load_source_day(conn, table, day, source_file(landing / "landing", table, day))
     dbt = DbtCli(project_dir=dbt_project, dbt_executable=dbt_executable(), warehouse_path=str(database), start_date="2026-03-01")
     dbt.run_quietly(["run", "--select", "stg_app__users stg_app__posts stg_app__orders"])  # the snapshot inputs' inputs
-    result = materialize([dbt_snapshots], resources={"dbt": dbt, "duckdb": WarehouseResource(database=str(database))})
+    resources = {"dbt": dbt, "duckdb": WarehouseResource(database=str(database))}
+    result = materialize([dbt_unpartitioned_models], selection=list(SNAPSHOT_JOB_KEYS), resources=resources)
     assert result.success
     with duckdb.connect(str(database), read_only=True) as conn:
         observed = conn.execute("select snapshot_date, observed_at from snapshots.observed_images order by 1").fetchall()

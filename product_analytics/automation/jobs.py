@@ -4,7 +4,7 @@ and the evaluation of the freshness checks."""
 from dagster import AssetSelection, define_asset_job
 
 from product_analytics.automation.freshness_checks import latest_partition_checks
-from product_analytics.transform.assets import dbt_snapshots, dbt_unpartitioned_models
+from product_analytics.transform.assets import SNAPSHOT_JOB_KEYS, dbt_unpartitioned_models
 
 daily_pipeline_job = define_asset_job(
     "daily_pipeline",
@@ -19,13 +19,13 @@ daily_pipeline_job = define_asset_job(
 
 refresh_models_job = define_asset_job(
     "refresh_models",
-    selection=AssetSelection.assets(dbt_unpartitioned_models),
+    selection=AssetSelection.assets(dbt_unpartitioned_models) - AssetSelection.assets(*SNAPSHOT_JOB_KEYS),
     description="Builds and tests the models that are rebuilt whole: staging views, identity map, attributed marts.",
 )
 
 snapshot_job = define_asset_job(
     "snapshots",
-    selection=AssetSelection.assets(dbt_snapshots),
+    selection=AssetSelection.assets(*SNAPSHOT_JOB_KEYS),
     description="Records the SCD2 history of users, posts and orders from their latest daily images.",
 )
 

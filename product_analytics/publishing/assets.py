@@ -29,7 +29,7 @@ READER_COPY = AssetKey(["published", "reader_copy"])
 def reader_copy(context: AssetExecutionContext, duckdb: Warehouse) -> MaterializeResult:
     target = settings().reader_copy_path
     with retried_when_transient(duckdb.lock_timeout_seconds), duckdb.get_connection() as conn:
-        done = publish(conn, target, context.run_id)
+        done = publish(conn, target, context.run.run_id)
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(done.path)),

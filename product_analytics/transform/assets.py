@@ -1,8 +1,10 @@
 """The dbt project as assets: every model a Dagster asset, every dbt test an asset check.
 
 One `@dbt_assets` definition per partitioning scheme: the daily (microbatch)
-models, partitioned like the raw data; the snapshots, on their own so that they
-run whatever happens downstream; and the rest, unpartitioned.
+models, partitioned like the raw data; and the rest, unpartitioned, the SCD2
+snapshots included (dbt builds them before the models that read them, and a failure
+downstream does not undo them). A run thus starts two dbt processes, plus one for
+the replay of older snapshot images when it loaded several days of them.
 """
 
 import json
@@ -126,15 +128,20 @@ def replay_steps(day: date) -> list[tuple[list[str], dict[str, str]]]:
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    select=SNAPSHOT_SELECTION,
-    name="dbt_snapshots",
+    exclude=DAILY_SELECTION,
+    name="dbt_unpartitioned_models",
     dagster_dbt_translator=translator,
     pool=DUCKDB_WRITER_POOL,
 )
-def dbt_snapshots(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDBResource):
-    """SCD2 snapshots of users, posts and orders. Each daily image loaded since the last
-    run is observed in order, as if the snapshot had run at the end of each of those days."""
-    days = pending_images(duckdb)
+def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDBResource):
+    """Models rebuilt whole from their inputs (the identity map, attributed marts,
+    dimensions) and the SCD2 snapshots of users, posts and orders. When the snapshots are
+    selected, each daily image loaded since their last run is observed in order, as if they
+    had run at the end of each of those days: the older ones in one dbt process of their
+    own, the newest in this build, with the snapshots' tests."""
+    days: list[date] = []
+    if SNAPSHOT_KEYS & set(context.selected_asset_keys):
+        days = pending_images(duckdb)
     if len(days) > 1:
         context.log.info(f"snapshotting the images of {days[0]} .. {days[-2]} in one dbt process, then those of {days[-1]}")
         dbt.run_batch([step for day in days[:-1] for step in replay_steps(day)], log=context.log.info)
@@ -143,17 +150,9 @@ def dbt_snapshots(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDBRes
         record_observation(duckdb, days[-1])
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    exclude=f"{DAILY_SELECTION} {SNAPSHOT_SELECTION}",
-    name="dbt_unpartitioned_models",
-    dagster_dbt_translator=translator,
-    pool=DUCKDB_WRITER_POOL,
-)
-def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCli):
-    """Models rebuilt whole from their inputs: the identity map, attributed marts, dimensions."""
-    yield from dbt.stream(PRODUCTION_BUILD, context)
+def _snapshot_nodes(with_inputs: bool) -> list[str]:
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    return sorted(n["name"] for n in nodes if n["resource_type"] == "snapshot" or (with_inputs and "snapshot_input" in n.get("tags", [])))
 
 
 def model_key(name: str) -> AssetKey:
@@ -177,3 +176,9 @@ def public_models() -> list[str]:
     nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
     public = [n["name"] for n in nodes if n["resource_type"] in ("model", "snapshot") and n["schema"] in ("marts", "snapshots")]
     return sorted(public)
+
+
+# The snapshots, and with their inputs (views that read the image being observed): what the
+# snapshot job builds.
+SNAPSHOT_KEYS = frozenset(model_key(name) for name in _snapshot_nodes(with_inputs=False))
+SNAPSHOT_JOB_KEYS = frozenset(model_key(name) for name in _snapshot_nodes(with_inputs=True))
