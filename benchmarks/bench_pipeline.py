@@ -3,6 +3,8 @@
     python benchmarks/bench_pipeline.py fixed-cost
     python benchmarks/bench_pipeline.py day 42000
     python benchmarks/bench_pipeline.py sessions 42000
+    python benchmarks/bench_pipeline.py backfill-run 100 45
+    python benchmarks/bench_pipeline.py long-backfill 178 200
 
 Every run is `dagster job execute -j daily_pipeline` with the range tags of the days, in a
 fresh data folder and Dagster home (the simulator, default settings otherwise), under a
@@ -226,6 +228,66 @@ def single_backfill(daily_users: int, days: int) -> dict:
     }
 
 
+def long_backfill(days: int, events_per_day: int) -> dict:
+    """A backfill of ``days`` days of a small file source launched through the UI's API, as
+    a user launches one on a running `dagster dev`: the time from the launch until the
+    backfill's run exists (``run_creation_s``) and until the backfill has finished
+    (``long_backfill_s``). Starting `dagster dev` is not counted."""
+    from product_analytics.ui import BACKFILL_STATUS, DagsterUI
+
+    root = Path(tempfile.mkdtemp(prefix="bench_long_backfill_"))
+    first = date.today() - timedelta(days=days + 1)
+    events = root / "events"
+    events.mkdir()
+    for i in range(days):
+        day = first + timedelta(days=i)
+        lines = []
+        for n in range(events_per_day):
+            at = datetime.combine(day, datetime.min.time()) + timedelta(hours=8, minutes=3 * n % 600, seconds=n)
+            message = {
+                "messageId": f"{day}-{n}",
+                "type": "track",
+                "event": ("app_opened", "post_viewed", "game_started")[n % 3],
+                "anonymousId": f"device-{n % 25}",
+                "timestamp": at.isoformat() + "Z",
+                "receivedAt": (at + timedelta(seconds=2)).isoformat() + "Z",
+            }
+            lines.append(json.dumps(message))
+        (events / f"{day}.jsonl").write_text("\n".join(lines) + "\n")
+    home = ensure_dagster_home(root / "dagster_home")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PA_")},
+        "PA_DATA_DIR": str(root / "data"),
+        "PA_SOURCE": "files",
+        "PA_EVENTS_DIR": str(events),
+        "PA_START_DATE": first.isoformat(),
+        "PYTHONWARNINGS": "ignore",
+    }
+    partitions = [(first + timedelta(days=i)).isoformat() for i in range(days)]
+    with DagsterUI(home, root / "dagster_dev.log", env=env) as ui:
+        started = time.monotonic()
+        backfill_id = ui.launch_job_backfill("daily_pipeline", partitions, title=f"benchmark: {days} days")
+        created = None
+        while created is None:
+            backfill = ui.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+            if backfill.get("runs"):
+                created = time.monotonic() - started
+            elif time.monotonic() - started > 1800:
+                raise RuntimeError(f"no run after 30 minutes: see {root / 'dagster_dev.log'}")
+            else:
+                time.sleep(0.5)
+        done = ui.wait_for_backfill(backfill_id, timeout=3600)
+        finished = time.monotonic() - started
+    if done["status"] != "COMPLETED_SUCCESS":
+        raise RuntimeError(f"the backfill ended {done['status']}: see {root / 'dagster_dev.log'}")
+    return {
+        "long_backfill_days": days,
+        "long_backfill_events": days * events_per_day,
+        "run_creation_s": round(created, 2),
+        "long_backfill_s": round(finished, 2),
+    }
+
+
 # The session rule of docs/sessions.md, written once by hand over raw.events: per device,
 # a gap over 30 minutes starts a session, and a run of activity is cut every 24 hours.
 HAND_SESSIONS = """
@@ -302,6 +364,7 @@ def main(argv: list[str]) -> None:
         "history": history_ratio,
         "backfill": backfill_speedup,
         "backfill-run": single_backfill,
+        "long-backfill": long_backfill,
     }
     started = datetime.now()
     result = measure[figure](*(int(a) for a in args))

@@ -45,6 +45,7 @@ SCALES = {
         ("bench_pipeline.py", ["history", "2000", "2", "60"]),
         ("bench_pipeline.py", ["backfill", "2000", "30"]),
         ("bench_pipeline.py", ["backfill-run", "100", "45"]),
+        ("bench_pipeline.py", ["long-backfill", "178", "200"]),
     ],
 }
 
