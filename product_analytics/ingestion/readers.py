@@ -183,7 +183,7 @@ def _reader_rejects(conn: duckdb.DuckDBPyConnection) -> list[Reject]:
     try:
         # one row per error: a short CSV row has one per missing column
         rows = conn.execute(
-            f"""select line, min(csv_line), bool_or(error_type = 'LINE SIZE OVER MAXIMUM'),
+            rf"""select line, min(csv_line), bool_or(error_type = 'LINE SIZE OVER MAXIMUM'),
                    max(regexp_extract(error_message, 'Actual Size:\s*(\d+)', 1))
             from {REJECTS} group by line order by line"""
         ).fetchall()
