@@ -10,12 +10,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import materialize
+from dagster import AssetKey, materialize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from product_analytics.ingestion import readers
-from product_analytics.ingestion.assets import RECONCILIATION_CHECK, raw_events
+from product_analytics.ingestion.assets import RECONCILIATION_CHECK, raw_events, raw_source_tables
 from product_analytics.ingestion.load import FileReconciliation, file_reconciliation, load_events_day, load_source_day
 from product_analytics.ingestion.readers import file_format
 from product_analytics.ingestion.schema import ensure_raw_schema
@@ -374,6 +374,35 @@ def test_table_images_are_found_by_the_date_in_their_path_and_validated(tmp_path
     assert source.table_files("users", D + timedelta(days=1)) == []
     assert source.table_files("orders", D) == []
     assert load_source_day(conn, "orders", D, []) == 0
+
+
+def test_a_day_whose_image_file_is_gone_is_emptied_and_days_never_imaged_are_left_alone(tmp_path):
+    """Days without an image file are skipped unless they hold rows (or quarantine rows)
+    from an earlier load: those are emptied, as a day without an image holds no rows."""
+    tables = tmp_path / "tables"
+    (tables / "users").mkdir(parents=True)
+    header = "id,email,country,plan,created_at,updated_at,deleted_at\n"
+    for day in ("2026-03-10", "2026-03-11"):
+        (tables / "users" / f"{day}.csv").write_text(
+            header + f"u1,a@example.com,FR,pro,2026-03-01,{day},\n,no-id@example.com,DE,free,2026-03-01,{day},\n"
+        )
+    database = tmp_path / "warehouse.duckdb"
+    resources = {"duckdb": Warehouse(database=str(database)), "event_source": FileSource(events_dir=str(tmp_path), tables_dir=str(tables))}
+    tags = {"dagster/asset_partition_range_start": "2026-03-10", "dagster/asset_partition_range_end": "2026-03-12"}
+
+    def state() -> tuple[list, list]:
+        with duckdb.connect(str(database), read_only=True) as conn:
+            rows = conn.execute("select snapshot_date::varchar, count(*) from raw.users group by 1 order by 1").fetchall()
+            quarantined = conn.execute("select partition_date::varchar, source from raw.quarantine order by 1, 2").fetchall()
+        return rows, quarantined
+
+    assert materialize([raw_source_tables], resources=resources, tags=tags).success
+    assert state() == ([("2026-03-10", 1), ("2026-03-11", 1)], [("2026-03-10", "users"), ("2026-03-11", "users")])
+    (tables / "users" / "2026-03-11.csv").unlink()
+    result = materialize([raw_source_tables], resources=resources, tags=tags)
+    assert state() == ([("2026-03-10", 1)], [("2026-03-10", "users")])
+    users = next(m for m in result.get_asset_materialization_events() if m.asset_key == AssetKey(["raw", "users"]))
+    assert users.materialization.metadata["days_without_image"].value == "2026-03-11, 2026-03-12"
 
 
 # -- fuzz -----------------------------------------------------------------------------------

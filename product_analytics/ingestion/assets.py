@@ -1,6 +1,6 @@
 """Raw ingestion assets, partitioned by UTC event day."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from dagster import (
@@ -222,6 +222,16 @@ def quarantine_check(stats: list[EventDayStats], max_rate: float) -> AssetCheckR
     )
 
 
+def _days_holding(conn, table: str, first: date, last: date) -> set[date]:
+    """Days of ``[first, last]`` with rows of ``raw.<table>`` or quarantine rows of it."""
+    rows = conn.execute(
+        f"""select snapshot_date from raw.{table} where snapshot_date between ? and ?
+            union select partition_date from raw.quarantine where source = ? and partition_date between ? and ?""",
+        [first, last, table, first, last],
+    ).fetchall()
+    return {day for (day,) in rows}
+
+
 @multi_asset(
     specs=[
         AssetSpec(
@@ -247,7 +257,11 @@ def raw_source_tables(context: AssetExecutionContext, duckdb: Warehouse, event_s
         for key in context.selected_asset_keys:
             table = key.path[-1]
             files = {day: event_source.table_files(table, day) for day in days}
-            rows = {day: load_source_day(conn, table, day, files[day]) for day in days}
+            # A day with no image file, now or loaded before, has nothing to replace: a range
+            # of days without table images (no PA_TABLES_DIR) costs one query, not a
+            # transaction per day and table.
+            held = _days_holding(conn, table, days[0], days[-1])
+            rows = {day: load_source_day(conn, table, day, files[day]) if files[day] or day in held else 0 for day in days}
             yield MaterializeResult(
                 asset_key=key,
                 metadata={
