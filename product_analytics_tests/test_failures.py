@@ -166,8 +166,10 @@ def test_a_run_killed_mid_way_then_run_again_leaves_no_duplicates_and_nothing_mi
     env["PATH"] = os.path.join(sys.prefix, "bin") + os.pathsep + env.get("PATH", "")
     first, last = date(2026, 3, 12), date(2026, 3, 13)
 
-    killed = _run_pipeline(env, first, last)
+    # The instance's storage is created here, before any run: a run process and this one
+    # creating it at once can both write its schema version (seen once in CI).
     instance = DagsterInstance.from_config(str(home))
+    killed = _run_pipeline(env, first, last)
     try:
         _wait_for_step(instance, "dbt_daily_models", timeout=300)
         time.sleep(4)  # dbt is writing the day's models
