@@ -68,14 +68,16 @@ class DbtCli(DbtCliResource):
         whose waits (2**attempts - 1 seconds in all) cover the lock timeout."""
         return max(1, math.ceil(math.log2(self.lock_timeout_seconds + 1)))
 
-    def cli(self, args, *, env: dict[str, str] | None = None, **kwargs):
-        variables = {
+    def dbt_environment(self) -> dict[str, str]:
+        """What every dbt process of this resource gets (read by profiles.yml and dbt_project.yml)."""
+        return {
             "PA_DUCKDB_PATH": self.warehouse_path,
             "PA_START_DATE": self.start_date,
-            "PA_DBT_CONNECT_ATTEMPTS": str(self.connect_attempts),  # read by profiles.yml
-            **(env or {}),
+            "PA_DBT_CONNECT_ATTEMPTS": str(self.connect_attempts),
         }
-        with _environment(**variables):
+
+    def cli(self, args, *, env: dict[str, str] | None = None, **kwargs):
+        with _environment(**{**self.dbt_environment(), **(env or {})}):
             return super().cli(args, **kwargs)
 
     def stream(self, args: list[str], context, env: dict[str, str] | None = None):
@@ -109,9 +111,7 @@ class DbtCli(DbtCliResource):
         (target / "plan.json").write_text(json.dumps(plan))
         env = {
             **os.environ,
-            "PA_DUCKDB_PATH": self.warehouse_path,
-            "PA_START_DATE": self.start_date,
-            "PA_DBT_CONNECT_ATTEMPTS": str(self.connect_attempts),
+            **self.dbt_environment(),
             "DBT_TARGET_PATH": str(target),
             "DBT_LOG_PATH": str(target),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
