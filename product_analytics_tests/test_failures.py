@@ -29,7 +29,7 @@ from product_analytics.ingestion.assets import raw_events
 from product_analytics.ingestion.sources import FileSource, SimulatorSource
 from product_analytics.instance import ensure_dagster_home
 from product_analytics.project import dbt_project
-from product_analytics.resources.dbt import DbtCli, dbt_executable
+from product_analytics.resources.dbt import DBT_SHIM, DbtCli
 from product_analytics.resources.warehouse import Warehouse
 from product_analytics.simulator.landing import events_file
 from product_analytics.transform.assets import SNAPSHOT_JOB_KEYS, dbt_unpartitioned_models
@@ -114,7 +114,7 @@ def test_dbt_waits_for_an_outside_lock_only_as_long_as_the_timeout_and_says_why(
     duckdb.connect(str(database)).close()
     dbt = DbtCli(
         project_dir=dbt_project,
-        dbt_executable=dbt_executable(),
+        dbt_executable=str(DBT_SHIM),
         warehouse_path=str(database),
         start_date="2026-03-01",
         lock_timeout_seconds=3,

@@ -21,7 +21,7 @@ from product_analytics.ingestion.readers import file_format
 from product_analytics.ingestion.schema import ensure_raw_schema
 from product_analytics.ingestion.sources import FileSource, SimulatorSource
 from product_analytics.project import dbt_project
-from product_analytics.resources.dbt import DbtCli, dbt_executable
+from product_analytics.resources.dbt import DBT_SHIM, DbtCli
 from product_analytics.resources.warehouse import Warehouse
 from product_analytics.simulator.exports import FORMATS, write_export
 from product_analytics.simulator.landing import events_file
@@ -471,7 +471,7 @@ def test_a_message_id_on_two_days_is_kept_once_through_the_pipeline(tmp_path):
     database = tmp_path / "warehouse.duckdb"
     resources = {
         "duckdb": Warehouse(database=str(database)),
-        "dbt": DbtCli(project_dir=dbt_project, dbt_executable=dbt_executable(), warehouse_path=str(database), start_date="2026-03-01"),
+        "dbt": DbtCli(project_dir=dbt_project, dbt_executable=str(DBT_SHIM), warehouse_path=str(database), start_date="2026-03-01"),
         "event_source": FileSource(events_dir=str(folder), first_day="2026-03-01"),
     }
     assert materialize([raw_events, dbt_daily_models], partition_key=D.isoformat(), resources=resources).success

@@ -15,7 +15,7 @@ from dagster import materialize
 from product_analytics.ingestion.load import load_source_day
 from product_analytics.ingestion.schema import ensure_raw_schema
 from product_analytics.project import dbt_project
-from product_analytics.resources.dbt import DbtCli, dbt_executable
+from product_analytics.resources.dbt import DBT_SHIM, DbtCli
 from product_analytics.resources.warehouse import Warehouse as WarehouseResource
 from product_analytics.simulator.landing import source_file
 from product_analytics.simulator.world import orders_table, posts_table, users_table
@@ -102,7 +102,7 @@ def test_a_snapshot_with_no_source_change_adds_nothing(snapshotted):
 
 def test_one_run_replaying_every_image_records_the_day_by_day_history(snapshotted, landing, tmp_path):
     """The snapshot asset observes every image loaded since its last run in order, the older
-    ones in one dbt process, as if it had run at the end of each day: the history equals
+    ones first, as if it had run at the end of each day: the history equals
     the one snapshotted day by day, and every image is recorded as observed."""
     database = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(database)) as conn:
@@ -110,7 +110,7 @@ def test_one_run_replaying_every_image_records_the_day_by_day_history(snapshotte
         for day in SIM_DAYS:
             for table in TRACKED:
                 load_source_day(conn, table, day, source_file(landing / "landing", table, day))
-    dbt = DbtCli(project_dir=dbt_project, dbt_executable=dbt_executable(), warehouse_path=str(database), start_date="2026-03-01")
+    dbt = DbtCli(project_dir=dbt_project, dbt_executable=str(DBT_SHIM), warehouse_path=str(database), start_date="2026-03-01")
     dbt.run_quietly(["run", "--select", "stg_app__users stg_app__posts stg_app__orders"])  # the snapshot inputs' inputs
     resources = {"dbt": dbt, "duckdb": WarehouseResource(database=str(database))}
     result = materialize([dbt_unpartitioned_models], selection=list(SNAPSHOT_JOB_KEYS), resources=resources)

@@ -1,26 +1,34 @@
 """The dbt CLI resource: dbt from this environment, pointed at the configured warehouse,
-keeping dbt's partial parse warm from one invocation to the next."""
+served during a run by one warm dbt worker (``dbt_worker.py``), and keeping dbt's partial
+parse warm from one run to the next."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
+from dagster import InitResourceContext
 from dagster_dbt import DbtCliResource
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
+from pydantic import PrivateAttr
 
 from product_analytics.config import settings
 from product_analytics.project import dbt_project
 from product_analytics.resources.transient import retried_when_transient
 from product_analytics.resources.warehouse import WarehouseLockedError, is_lock_error, locked_message
+
+# What dagster-dbt starts as "dbt": the run's worker when one is up, else dbt itself.
+DBT_SHIM = Path(__file__).parent / "bin" / "dbt"
 
 
 def dbt_executable() -> str:
@@ -51,16 +59,105 @@ def _environment(**values: str) -> Iterator[None]:
 PRODUCTION_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
+class DbtWorker:
+    """The run's warm dbt (``dbt_worker.py``): started when the resource starts, so dbt is
+    imported and the project parsed while the run's first steps work; stopped with it."""
+
+    def __init__(self, environment: dict[str, str]):
+        self.folder = Path(tempfile.mkdtemp(prefix="pa-dbt-"))  # short: a socket path has ~100 bytes
+        self.socket = self.folder / "worker.sock"
+        target = dbt_project.project_dir / dbt_project.target_path / f"worker-{uuid.uuid4().hex[:12]}"
+        target.mkdir(parents=True)
+        kept = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
+        if kept.exists():
+            shutil.copyfile(kept, target / "partial_parse.msgpack")
+        self.target = target
+        env = {
+            **os.environ,
+            **environment,
+            "DBT_PROJECT_DIR": str(dbt_project.project_dir),
+            "DBT_PROFILES_DIR": str(dbt_project.profiles_dir),
+            "DBT_TARGET_PATH": str(target),
+            "DBT_LOG_PATH": str(target),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+        self.log = open(target / "worker.log", "wb")  # noqa: SIM115 - open as long as the worker lives
+        # Bound and listening before the worker starts: an invocation can connect at once and
+        # waits while dbt is imported and parses.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(str(self.socket))
+            listener.listen(16)
+            # Its standard input is its lifeline: it exits when this process closes it or dies.
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "product_analytics.resources.dbt_worker", str(listener.fileno()), str(kept)],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                cwd=dbt_project.project_dir,
+                pass_fds=[listener.fileno()],
+            )
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What routes a dbt invocation through this worker (read by the shim, bin/dbt)."""
+        return {
+            "PA_DBT_WORKER_SOCKET": str(self.socket),
+            "PA_DBT_WORKER_PYTHON": sys.executable,
+            "PA_DBT_WORKER_CLIENT": str(Path(__file__).parent / "dbt_worker_client.py"),
+            "PA_DBT_VERSION": version("dbt-core"),
+        }
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """Called after the run's steps, when no invocation is in flight: the worker may
+        still be importing dbt (a run without dbt steps), so it is not waited for."""
+        self.process.stdin.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.rmtree(self.target, ignore_errors=True)
+
+
 class DbtCli(DbtCliResource):
     """dbt's profile reads the warehouse path from ``PA_DUCKDB_PATH`` and the project its
     first partition from ``PA_START_DATE``; this resource sets both for each dbt process it
     starts (plus ``env``), so dbt sees what ``config`` resolved. Nothing varies from run to
     run in dbt's vars or profile: its partial parse stays valid, and ``stream`` keeps the
-    newest one where the next invocation starts from."""
+    newest one where the next run's worker starts from.
+
+    During a run (between ``setup_for_execution`` and ``teardown_after_execution``) every
+    invocation is served by one warm dbt worker: dbt starts and parses once per run, not
+    once per invocation."""
 
     warehouse_path: str
     start_date: str
     lock_timeout_seconds: int = 60
+    _worker: DbtWorker | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        self._worker = DbtWorker(self.dbt_environment())
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        super().teardown_after_execution(context)
+
+    def _initialize_dbt_core_adapter(self, args):
+        """No dbt adapter in the Dagster process: dagster-dbt opens one (2 to 3 s of loading
+        dbt's macros per invocation) only to fetch row counts and columns, and a DuckDB file
+        held by the dbt process writing it cannot be opened by another process anyway."""
+        return None
 
     @property
     def connect_attempts(self) -> int:
@@ -77,7 +174,10 @@ class DbtCli(DbtCliResource):
         }
 
     def cli(self, args, *, env: dict[str, str] | None = None, **kwargs):
-        with _environment(**{**self.dbt_environment(), **(env or {})}):
+        routing = {"PA_DBT_EXECUTABLE": dbt_executable()}
+        if self._worker is not None and self._worker.alive:
+            routing.update(self._worker.environment)
+        with _environment(**{**self.dbt_environment(), **routing, **(env or {})}):
             return super().cli(args, **kwargs)
 
     def stream(self, args: list[str], context, env: dict[str, str] | None = None):
@@ -88,47 +188,12 @@ class DbtCli(DbtCliResource):
         self.keep_partial_parse(invocation.target_path)
 
     def run_quietly(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        """Run dbt outside any asset's events (the replay of older snapshot images)."""
+        """Run dbt outside any asset's events (a restated day, the replay of older snapshot
+        images)."""
         invocation = self.cli(args, manifest=dbt_project.manifest_path, env=env)
         with retried_when_transient(self.lock_timeout_seconds), self._lock_errors_explained():
             invocation.wait()
         self.keep_partial_parse(invocation.target_path)
-
-    def run_batch(self, steps: list[tuple[list[str], dict[str, str]]], log=None) -> None:
-        """Run dbt invocations (args, extra environment) in order in one dbt process
-        (``dbt_batch``: dbt starts and parses once), outside any asset's events."""
-        if not steps:
-            return
-        target = dbt_project.project_dir / dbt_project.target_path / f"batch-{uuid.uuid4().hex[:12]}"
-        target.mkdir(parents=True)
-        kept = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
-        if kept.exists():  # a warm parse, as the other invocations get
-            shutil.copyfile(kept, target / "partial_parse.msgpack")
-        plan = {
-            "common": ["--project-dir", str(dbt_project.project_dir), "--profiles-dir", str(self.profiles_dir or dbt_project.profiles_dir)],
-            "steps": [{"args": args, "env": env} for args, env in steps],
-        }
-        (target / "plan.json").write_text(json.dumps(plan))
-        env = {
-            **os.environ,
-            **self.dbt_environment(),
-            "DBT_TARGET_PATH": str(target),
-            "DBT_LOG_PATH": str(target),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "DBT_QUIET": "true",  # errors only: each finished step prints one line of its own
-        }
-        command = [sys.executable, "-m", "product_analytics.resources.dbt_batch", str(target / "plan.json")]
-        output: list[str] = []
-        with retried_when_transient(self.lock_timeout_seconds), self._lock_errors_explained():
-            with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
-                for line in process.stdout:
-                    output.append(line.rstrip())
-                    if log is not None and line.startswith(("done ", "failed ")):
-                        log(line.rstrip())
-            if process.returncode != 0:
-                raise DagsterDbtCliRuntimeError("dbt (one process for several invocations) failed:\n" + "\n".join(output[-40:]))
-        self.keep_partial_parse(target)
-        shutil.rmtree(target, ignore_errors=True)
 
     @contextmanager
     def _lock_errors_explained(self) -> Iterator[None]:
@@ -157,7 +222,7 @@ def dbt_cli() -> DbtCli:
     s = settings()
     return DbtCli(
         project_dir=dbt_project,
-        dbt_executable=dbt_executable(),
+        dbt_executable=str(DBT_SHIM),
         warehouse_path=str(s.duckdb_path),
         start_date=s.start_date.isoformat(),
         lock_timeout_seconds=s.lock_timeout_seconds,

@@ -5,13 +5,8 @@ from __future__ import annotations
 import base64
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render straight to PNG
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 MATRIX_COHORTS = 14
 MATRIX_DAYS = 14
@@ -39,6 +34,13 @@ def markdown_matrix(labels: list[str], sizes: list[int], rates: np.ndarray) -> s
 
 
 def heatmap_png(labels: list[str], rates: np.ndarray) -> bytes:
+    # Imported here: matplotlib costs most of a second, and every process that loads the
+    # code location would pay it, rendering or not.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: render straight to PNG
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(9, 0.35 * max(len(labels), 4) + 1.2), dpi=90)
     shown = np.ma.masked_invalid(rates[:, 1:] * 100)  # day 0 is 100% by definition
     image = ax.imshow(shown, cmap="viridis", aspect="auto", vmin=0)

@@ -3,8 +3,8 @@
 One `@dbt_assets` definition per partitioning scheme: the daily (microbatch)
 models, partitioned like the raw data; and the rest, unpartitioned, the SCD2
 snapshots included (dbt builds them before the models that read them, and a failure
-downstream does not undo them). A run thus starts two dbt processes, plus one for
-the replay of older snapshot images when it loaded several days of them.
+downstream does not undo them). Every dbt invocation of a run is served by the run's
+warm dbt worker (resources/dbt_worker.py): dbt starts and parses once per run.
 """
 
 import json
@@ -115,14 +115,8 @@ def snapshot_env(day: date) -> dict[str, str]:
     return {"PA_SNAPSHOT_IMAGE_DATE": day.isoformat(), "PA_SNAPSHOT_OBSERVED_AT": observation_time(day).isoformat(sep=" ")}
 
 
+# An older image is observed without the snapshots' tests, which the newest image's build runs.
 REPLAY = ["build", "--select", SNAPSHOT_SELECTION, "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
-
-
-def replay_steps(day: date) -> list[tuple[list[str], dict[str, str]]]:
-    """The dbt invocations that observe the image of ``day``: the snapshots (without their
-    tests, which the last image's build runs), then the record of the observation."""
-    observed = {"snapshot_date": day.isoformat(), "observed_at": observation_time(day).isoformat(sep=" ")}
-    return [(REPLAY, snapshot_env(day)), (["run-operation", "record_snapshot_observation", "--args", json.dumps(observed)], {})]
 
 
 @dbt_assets(
@@ -137,14 +131,17 @@ def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCli, duckdb
     """Models rebuilt whole from their inputs (the identity map, attributed marts,
     dimensions) and the SCD2 snapshots of users, posts and orders. When the snapshots are
     selected, each daily image loaded since their last run is observed in order, as if they
-    had run at the end of each of those days: the older ones in one dbt process of their
-    own, the newest in this build, with the snapshots' tests."""
+    had run at the end of each of those days: the older ones first (without tests), the
+    newest in this build, with the snapshots' tests."""
     days: list[date] = []
     if SNAPSHOT_KEYS & set(context.selected_asset_keys):
         days = pending_images(duckdb)
     if len(days) > 1:
-        context.log.info(f"snapshotting the images of {days[0]} .. {days[-2]} in one dbt process, then those of {days[-1]}")
-        dbt.run_batch([step for day in days[:-1] for step in replay_steps(day)], log=context.log.info)
+        context.log.info(f"snapshotting the images of {days[0]} .. {days[-2]}, then those of {days[-1]}")
+        for day in days[:-1]:  # each recorded at once: a replay cut short resumes after it
+            dbt.run_quietly(REPLAY, env=snapshot_env(day))
+            record_observation(duckdb, day)
+            context.log.info(f"observed the image of {day}")
     yield from dbt.stream(PRODUCTION_BUILD, context, env=snapshot_env(days[-1]) if days else None)
     if days:
         record_observation(duckdb, days[-1])
