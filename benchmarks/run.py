@@ -137,7 +137,10 @@ def main(argv: list[str]) -> None:
         f"{figures['load_average_after']} after, {figures['total_s']:.0f} s in all"
     )
     if scale == "quick":
-        print("(quick scale: the 'million event day' is a day of about 100,000 events; retention is 200,000 users)")
+        print(
+            f"(quick scale: the 'million event day' is a day of {figures.get('event_day_messages', 0):,} messages; "
+            f"retention is {figures.get('retention_users', 0):,} users)"
+        )
     print(table(figures))
     print(f"\nwritten to {RESULTS.relative_to(HERE.parent)}")
 
