@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -38,6 +39,11 @@ def shim(dbt: DbtCli, args: list[str], tmp_path: Path, *, through_worker: bool =
     env |= {"DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(target), "DBT_PROFILES_DIR": str(dbt_project.profiles_dir), **extra}
     if through_worker:
         env |= dbt._worker.environment
+    else:  # dbt itself starts from the kept partial parse, as dagster-dbt's invocations do
+        kept = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
+        target.mkdir()
+        if kept.exists():
+            shutil.copyfile(kept, target / "partial_parse.msgpack")
     done = subprocess.run([str(DBT_SHIM), *args], env=env, cwd=dbt_project.project_dir, capture_output=True, text=True, timeout=300)
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     return done.returncode, lines, _logged(target)
