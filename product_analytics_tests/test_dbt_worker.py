@@ -14,7 +14,7 @@ import pytest
 from dagster import build_init_resource_context
 
 from product_analytics.project import dbt_project
-from product_analytics.resources.dbt import DBT_SHIM, DbtCli, dbt_executable
+from product_analytics.resources.dbt import DBT_SHIM, KEPT_PARTIAL_PARSE, DbtCli, dbt_executable
 
 # Read while parsing; an invocation handed a parsed manifest logs none of them.
 PARSE_EVENTS = {"StateCheckVarsHash", "UnableToPartialParse", "PartialParsingEnabled", "ParseCmdOut"}
@@ -40,10 +40,9 @@ def shim(dbt: DbtCli, args: list[str], tmp_path: Path, *, through_worker: bool =
     if through_worker:
         env |= dbt._worker.environment
     else:  # dbt itself starts from the kept partial parse, as dagster-dbt's invocations do
-        kept = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
         target.mkdir()
-        if kept.exists():
-            shutil.copyfile(kept, target / "partial_parse.msgpack")
+        if KEPT_PARTIAL_PARSE.exists():
+            shutil.copyfile(KEPT_PARTIAL_PARSE, target / "partial_parse.msgpack")
     done = subprocess.run([str(DBT_SHIM), *args], env=env, cwd=dbt_project.project_dir, capture_output=True, text=True, timeout=300)
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     return done.returncode, lines, _logged(target)

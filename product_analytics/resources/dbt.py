@@ -29,6 +29,9 @@ from product_analytics.resources.warehouse import WarehouseLockedError, is_lock_
 
 # What dagster-dbt starts as "dbt": the run's worker when one is up, else dbt itself.
 DBT_SHIM = Path(__file__).parent / "bin" / "dbt"
+# Where every dbt invocation, and each run's worker, starts its parse from (dagster-dbt
+# copies it into each invocation's target folder).
+KEPT_PARTIAL_PARSE = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
 
 
 def dbt_executable() -> str:
@@ -68,10 +71,16 @@ class DbtWorker:
         self.socket = self.folder / "worker.sock"
         target = dbt_project.project_dir / dbt_project.target_path / f"worker-{uuid.uuid4().hex[:12]}"
         target.mkdir(parents=True)
-        kept = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
-        if kept.exists():
-            shutil.copyfile(kept, target / "partial_parse.msgpack")
+        if KEPT_PARTIAL_PARSE.exists():
+            shutil.copyfile(KEPT_PARTIAL_PARSE, target / "partial_parse.msgpack")
         self.target = target
+        # What routes a dbt invocation through this worker (read by the shim, bin/dbt).
+        self.environment = {
+            "PA_DBT_WORKER_SOCKET": str(self.socket),
+            "PA_DBT_WORKER_PYTHON": sys.executable,
+            "PA_DBT_WORKER_CLIENT": str(Path(__file__).parent / "dbt_worker_client.py"),
+            "PA_DBT_VERSION": version("dbt-core"),
+        }
         env = {
             **os.environ,
             **environment,
@@ -89,7 +98,7 @@ class DbtWorker:
             listener.listen(16)
             # Its standard input is its lifeline: it exits when this process closes it or dies.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "product_analytics.resources.dbt_worker", str(listener.fileno()), str(kept)],
+                [sys.executable, "-m", "product_analytics.resources.dbt_worker", str(listener.fileno()), str(KEPT_PARTIAL_PARSE)],
                 env=env,
                 stdin=subprocess.PIPE,
                 stdout=self.log,
@@ -97,16 +106,6 @@ class DbtWorker:
                 cwd=dbt_project.project_dir,
                 pass_fds=[listener.fileno()],
             )
-
-    @property
-    def environment(self) -> dict[str, str]:
-        """What routes a dbt invocation through this worker (read by the shim, bin/dbt)."""
-        return {
-            "PA_DBT_WORKER_SOCKET": str(self.socket),
-            "PA_DBT_WORKER_PYTHON": sys.executable,
-            "PA_DBT_WORKER_CLIENT": str(Path(__file__).parent / "dbt_worker_client.py"),
-            "PA_DBT_VERSION": version("dbt-core"),
-        }
 
     @property
     def alive(self) -> bool:
@@ -212,10 +211,9 @@ class DbtCli(DbtCliResource):
         """Copy the invocation's partial parse where dagster-dbt looks for one (dbt/target)."""
         produced = Path(target_path) / "partial_parse.msgpack"
         if produced.exists():
-            kept = dbt_project.project_dir / dbt_project.target_path / "partial_parse.msgpack"
-            staging = kept.with_suffix(f".{os.getpid()}.tmp")
+            staging = KEPT_PARTIAL_PARSE.with_suffix(f".{os.getpid()}.tmp")
             shutil.copyfile(produced, staging)
-            os.replace(staging, kept)
+            os.replace(staging, KEPT_PARTIAL_PARSE)
 
 
 def dbt_cli() -> DbtCli:
