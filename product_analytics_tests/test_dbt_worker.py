@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from dagster import build_init_resource_context
 
 from product_analytics.project import dbt_project
-from product_analytics.resources.dbt import DBT_SHIM, KEPT_PARTIAL_PARSE, DbtCli, dbt_executable
+from product_analytics.resources.dbt import DBT_SHIM, KEPT_PARTIAL_PARSE, DbtCli, dbt_executable, sweep_dead_workers
 
 # Read while parsing; an invocation handed a parsed manifest logs none of them.
 PARSE_EVENTS = {"StateCheckVarsHash", "UnableToPartialParse", "PartialParsingEnabled", "ParseCmdOut"}
@@ -136,3 +137,21 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in state
+
+
+def test_a_new_worker_sweeps_the_folders_of_workers_whose_run_was_killed():
+    """Regression guard: a run killed with kill -9 left its worker's socket folder in /tmp and
+    its target folder in dbt/target, one pair per killed run."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead_pid, live_pid = int(dead.stdout), os.getpid()
+    targets = dbt_project.project_dir / dbt_project.target_path
+    made = {pid: [Path(tempfile.mkdtemp(prefix=f"pa-dbt-{pid}-")), targets / f"worker-{pid}-test{pid}"] for pid in (dead_pid, live_pid)}
+    for folders in made.values():
+        folders[1].mkdir()
+        for folder in folders:
+            (folder / "worker.sock").touch()
+    sweep_dead_workers()
+    assert not any(folder.exists() for folder in made[dead_pid])
+    assert all(folder.exists() for folder in made[live_pid])  # a running process's worker is kept
+    for folder in made[live_pid]:
+        shutil.rmtree(folder)

@@ -24,6 +24,7 @@ from pydantic import PrivateAttr
 
 from product_analytics.config import settings
 from product_analytics.project import dbt_project
+from product_analytics.resources.recovery import process_exists
 from product_analytics.resources.transient import retried_when_transient
 from product_analytics.resources.warehouse import WarehouseLockedError, is_lock_error, locked_message
 
@@ -62,14 +63,27 @@ def _environment(**values: str) -> Iterator[None]:
 PRODUCTION_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
+def sweep_dead_workers() -> None:
+    """Remove the socket and target folders of workers whose run process was killed (a
+    stopped worker removes its own): their names start with that process's id."""
+    folders = [*Path(tempfile.gettempdir()).glob("pa-dbt-*-*"), *(dbt_project.project_dir / dbt_project.target_path).glob("worker-*-*")]
+    for folder in folders:
+        pid = folder.name.removeprefix("pa-dbt-").removeprefix("worker-").split("-")[0]
+        if pid.isdigit() and not process_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 class DbtWorker:
     """The run's warm dbt (``dbt_worker.py``): started when the resource starts, so dbt is
     imported and the project parsed while the run's first steps work; stopped with it."""
 
     def __init__(self, environment: dict[str, str]):
-        self.folder = Path(tempfile.mkdtemp(prefix="pa-dbt-"))  # short: a socket path has ~100 bytes
+        sweep_dead_workers()
+        # Named after this process, whose death makes them sweepable; short: a socket path
+        # has about 100 bytes.
+        self.folder = Path(tempfile.mkdtemp(prefix=f"pa-dbt-{os.getpid()}-"))
         self.socket = self.folder / "worker.sock"
-        target = dbt_project.project_dir / dbt_project.target_path / f"worker-{uuid.uuid4().hex[:12]}"
+        target = dbt_project.project_dir / dbt_project.target_path / f"worker-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         target.mkdir(parents=True)
         if KEPT_PARTIAL_PARSE.exists():
             shutil.copyfile(KEPT_PARTIAL_PARSE, target / "partial_parse.msgpack")
