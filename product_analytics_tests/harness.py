@@ -18,6 +18,10 @@ from product_analytics_tests.conftest import START
 VARS = {"start_date": START.isoformat()}
 
 
+# The unpartitioned models the sessions tests read, kept incrementally by key.
+SESSIONS_MARTS = "int_anonymous_ids_mapped int_devices_flagged_runaway fct_sessions fct_events fct_user_sessions agg_product_funnel_daily"
+
+
 class Warehouse:
     """A DuckDB file and the dbt invocations that build it."""
 
@@ -53,25 +57,27 @@ class Warehouse:
                 os.environ["PA_DUCKDB_PATH"] = saved
         assert result.success, f"dbt {' '.join(args)} failed: {result.exception}"
 
-    def build_days(self, first: date, last: date, full_refresh: bool = False) -> None:
-        """As the daily models' asset does: restated days outside the run first, then the run."""
+    def build_days(self, first: date, last: date, full_refresh: bool = False, refresh: bool = False) -> None:
+        """As the daily models' asset does: restated days outside the run first, then the run;
+        with ``refresh``, the identity and sessions marts after it in the same invocation
+        (as the run's next step would)."""
         connect = lambda: duckdb.connect(str(self.path))  # noqa: E731
         if not full_refresh:
             restatements.rebuild_restated_first(connect, first, last, START, lambda day: self._run_days(day, day))
-        self._run_days(first, last, full_refresh)
+        self._run_days(first, last, full_refresh, *([SESSIONS_MARTS] if refresh else []))
         with connect() as conn:
             restatements.forget_run(conn, first, last, START)
 
-    def _run_days(self, first: date, last: date, full_refresh: bool = False) -> None:
+    def _run_days(self, first: date, last: date, full_refresh: bool = False, *also: str) -> None:
         window = dbt_window_args(
             datetime.combine(first, datetime.min.time()), datetime.combine(last + timedelta(days=1), datetime.min.time())
         )
-        self.dbt("run", "--select", "tag:daily", *window, "--vars", json.dumps(VARS), *(["--full-refresh"] if full_refresh else []))
+        selection = ["tag:daily", *also]
+        self.dbt("run", "--select", *selection, *window, "--vars", json.dumps(VARS), *(["--full-refresh"] if full_refresh else []))
 
     def refresh_sessions(self) -> None:
-        """The rebuilt models of identity and sessions (no snapshots needed)."""
-        selection = "int_anonymous_ids_mapped int_devices_flagged_runaway fct_sessions fct_events fct_user_sessions"
-        self.dbt("run", "--select", selection, "--vars", json.dumps(VARS))
+        """The marts of identity and sessions (no snapshots needed)."""
+        self.dbt("run", "--select", SESSIONS_MARTS, "--vars", json.dumps(VARS))
 
     def snapshot(self, image_day: date) -> None:
         """Snapshot the operational tables as their image of ``image_day`` shows them."""

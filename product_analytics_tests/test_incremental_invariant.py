@@ -37,6 +37,7 @@ COMPARED = [
     "marts.fct_sessions",
     "marts.fct_event_paths",
     "marts.fct_user_sessions",
+    "marts.agg_product_funnel_daily",
 ]
 
 
@@ -88,8 +89,7 @@ def process_in_order(warehouse: Warehouse, week: Path, rng: random.Random, lookb
             while d <= day:
                 load_events_day(conn, d, simulator_export(events_file(week / "landing", d), d, clock))
                 d += timedelta(days=1)
-        warehouse.build_days(first, day)
-    warehouse.refresh_sessions()
+        warehouse.build_days(first, day, refresh=True)
 
 
 def assert_same_tables(actual: Warehouse, expected: Warehouse, scenario: str, tables: list[str] = COMPARED) -> None:
@@ -118,8 +118,7 @@ def test_incremental_runs_equal_a_full_refresh(week, tmp_path, seed):
 
     reference = Warehouse(tmp_path / "reference.duckdb")
     reference.copy_raw_from(daily)
-    reference.build_days(DAYS[0], DAYS[-1], full_refresh=True)
-    reference.refresh_sessions()
+    reference.build_days(DAYS[0], DAYS[-1], full_refresh=True, refresh=True)
     with duckdb.connect() as conn:
         conn.register("raw_events", daily.table("raw.events"))
         late_loaded = conn.sql("select count(*) from raw_events where received_at >= event_date + interval 1 day").fetchall()[0][0]
@@ -131,18 +130,16 @@ def test_incremental_runs_equal_a_full_refresh(week, tmp_path, seed):
     backfill = Warehouse(tmp_path / "backfill.duckdb")
     backfill.copy_raw_from(daily)
     middle = DAYS[rng.randrange(1, len(DAYS) - 1)]
-    backfill.build_days(middle, DAYS[-1])
-    backfill.build_days(DAYS[0], middle - timedelta(days=1))
-    backfill.refresh_sessions()
+    backfill.build_days(middle, DAYS[-1], refresh=True)
+    backfill.build_days(DAYS[0], middle - timedelta(days=1), refresh=True)
     assert_same_tables(backfill, reference, f"backfill in two runs split at {middle} (seed {seed})")
 
     reruns = []
     for _ in range(3):
         first = DAYS[rng.randrange(len(DAYS))]
         last = min(DAYS[-1], first + timedelta(days=rng.randrange(3)))
-        daily.build_days(first, last)
+        daily.build_days(first, last, refresh=True)
         reruns.append(f"{first}..{last}")
-    daily.refresh_sessions()
     assert_same_tables(daily, reference, f"after re-running {', '.join(reruns)} (seed {seed})")
 
 
@@ -287,5 +284,93 @@ def test_five_days_without_a_break_are_cut_every_24_hours_as_a_full_build_cuts_t
     sessions = lambda: sorted(daily.table("marts.fct_sessions").column("anonymous_id").to_pylist())  # noqa: E731
     assert sessions() == ["person"]
     assert sorted(set(daily.table("marts.fct_events").column("anonymous_id").to_pylist())) == ["person"]
-    daily.dbt("run", "--select", core, "--vars", json.dumps({**VARS, "include_runaway_devices": True}))
+    # A var that changes which history the marts hold takes a full refresh of them.
+    daily.dbt("run", "--select", core, "--full-refresh", "--vars", json.dumps({**VARS, "include_runaway_devices": True}))
     assert sessions() == ["bot"] * 5 + ["person"]
+
+
+def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuild(tmp_path):
+    """The marts kept by key (docs/partitions-and-late-data.md, "What a run revisits"): day x
+    holds an anonymous session of the phone and one of the TV. On day x+3, outside the
+    window of that day's run, the phone only sends an identify (u1, who also uses a laptop
+    that day), and the TV sends 5,001 events, which flags it as runaway. The run of x+3
+    must re-attribute the phone's session of x to u1 and number it before the laptop's,
+    drop the TV's sessions (day x's too) and recount day x of the funnel; and when x+3 loses
+    those messages again, undo all of it."""
+    x = date(2026, 3, 20)
+    at = lambda day, hhmm: datetime.combine(day, datetime.min.time()) + timedelta(hours=int(hhmm[:2]), minutes=int(hhmm[3:]))  # noqa: E731
+    day3 = x + timedelta(days=3)
+    # (id, type, event, device, user, event time)
+    messages = [
+        ("p1", "page", None, "phone", None, at(x, "10:00")),
+        ("p2", "track", "product_added", "phone", None, at(x, "10:05")),
+        ("t1", "page", None, "tv", None, at(x, "20:00")),
+        ("i1", "identify", None, "phone", "u1", at(day3, "09:00")),
+        ("l1", "page", None, "laptop", "u1", at(day3, "11:00")),
+    ]
+    busy = [(f"b{i}", "track", "game_started", "tv", None, at(day3, "12:00") + timedelta(seconds=i)) for i in range(5001)]
+
+    def ingest(warehouse: Warehouse, days: list[date]) -> None:
+        with duckdb.connect(str(warehouse.path)) as conn:
+            for day in days:
+                conn.execute("delete from raw.events where event_date = ?", [day])
+                rows = [
+                    [day, m, kind, event, "Home" if kind == "page" else None, device, user, t, t]
+                    for m, kind, event, device, user, t in messages + busy
+                    if t.date() == day
+                ]
+                if rows:
+                    conn.executemany(
+                        """insert into raw.events
+                               (event_date, message_id, type, event, name, anonymous_id, user_id, "timestamp", received_at)
+                           values (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                        rows,
+                    )
+
+    daily = Warehouse(tmp_path / "daily.duckdb")
+    for day in [x + timedelta(days=i) for i in range(4)]:  # the schedule: yesterday and one day of lookback
+        window = [max(x, day - timedelta(days=1)), day]
+        ingest(daily, window)
+        daily.build_days(window[0], window[-1], refresh=True)
+
+    sessions = daily.table("marts.fct_sessions").sort_by("session_start_at")
+    assert sessions.select(["anonymous_id", "visitor_id", "user_id", "session_number", "session_date"]).to_pylist() == [
+        {"anonymous_id": "phone", "visitor_id": "u1", "user_id": "u1", "session_number": 1, "session_date": x},
+        {"anonymous_id": "laptop", "visitor_id": "u1", "user_id": "u1", "session_number": 2, "session_date": day3},
+    ]
+    visitors = daily.table("marts.fct_user_sessions").select(["visitor_id", "session_count", "first_session_date"]).to_pylist()
+    assert visitors == [{"visitor_id": "u1", "session_count": 2, "first_session_date": x}]
+    funnel = daily.table("marts.agg_product_funnel_daily").sort_by("session_date")
+    assert funnel.select(["session_date", "sessions", "added_sessions", "added_sessions_to_date"]).to_pylist() == [
+        {"session_date": x, "sessions": 1, "added_sessions": 1, "added_sessions_to_date": 1},
+        {"session_date": day3, "sessions": 1, "added_sessions": 0, "added_sessions_to_date": 1},
+    ]
+
+    reference = Warehouse(tmp_path / "reference.duckdb")
+    reference.copy_raw_from(daily)
+    reference.build_days(x, day3, full_refresh=True, refresh=True)
+    marts = ["intermediate.int_anonymous_ids_mapped", "intermediate.int_devices_flagged_runaway", *COMPARED[4:]]
+    assert_same_tables(daily, reference, "identity and flags from a day outside the window", marts)
+
+    # x+3 is exported again without the TV's burst and without the phone's identify (say
+    # they came from a test account): the TV is no longer flagged and the phone is anonymous
+    # again, although neither has a session left on the days rebuilt.
+    busy.clear()
+    messages.remove(next(m for m in messages if m[0] == "i1"))
+    ingest(daily, [day3])
+    daily.build_days(day3, day3, refresh=True)
+    assert daily.table("intermediate.int_devices_flagged_runaway").num_rows == 0
+    assert daily.table("intermediate.int_anonymous_ids_mapped").column("anonymous_id").to_pylist() == ["laptop"]
+    sessions = daily.table("marts.fct_sessions").sort_by("session_start_at")
+    assert sessions.select(["visitor_id", "session_number"]).to_pylist() == [
+        {"visitor_id": "phone", "session_number": 1},
+        {"visitor_id": "tv", "session_number": 1},
+        {"visitor_id": "u1", "session_number": 1},
+    ]
+    visitors = daily.table("marts.fct_user_sessions").sort_by("visitor_id").select(["visitor_id", "session_count"]).to_pylist()
+    assert visitors == [{"visitor_id": v, "session_count": 1} for v in ("phone", "tv", "u1")]
+    funnel = daily.table("marts.agg_product_funnel_daily").sort_by("session_date")
+    assert funnel.select(["session_date", "sessions"]).to_pylist() == [
+        {"session_date": x, "sessions": 2},
+        {"session_date": day3, "sessions": 1},
+    ]

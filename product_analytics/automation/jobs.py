@@ -20,7 +20,10 @@ daily_pipeline_job = define_asset_job(
 refresh_models_job = define_asset_job(
     "refresh_models",
     selection=AssetSelection.assets(dbt_unpartitioned_models) - AssetSelection.assets(*SNAPSHOT_JOB_KEYS),
-    description="Builds and tests the models that are rebuilt whole: staging views, identity map, attributed marts.",
+    description=(
+        "Builds and tests the unpartitioned models: staging views, identity map, attributed marts. "
+        "They revisit only what changed; run config `full_refresh: true` rebuilds them whole."
+    ),
 )
 
 snapshot_job = define_asset_job(

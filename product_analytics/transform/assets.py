@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets, get_asset_key_for_model
 from dagster_duckdb import DuckDBResource
 
@@ -119,6 +119,15 @@ def snapshot_env(day: date) -> dict[str, str]:
 REPLAY = ["build", "--select", SNAPSHOT_SELECTION, "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
 
 
+class UnpartitionedBuildConfig(Config):
+    """Run configuration of the unpartitioned dbt step."""
+
+    full_refresh: bool = False
+    """Rebuild the models kept by key (and every table) from the whole history, as dbt's
+    --full-refresh does: after changing a dbt var that alters history. Snapshots keep their
+    history."""
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -127,9 +136,10 @@ REPLAY = ["build", "--select", SNAPSHOT_SELECTION, "--exclude-resource-type", "t
     dagster_dbt_translator=translator,
     pool=DUCKDB_WRITER_POOL,
 )
-def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDBResource):
-    """Models rebuilt whole from their inputs (the identity map, attributed marts,
-    dimensions) and the SCD2 snapshots of users, posts and orders. When the snapshots are
+def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDBResource, config: UnpartitionedBuildConfig):
+    """Models on the whole history (the identity map, attributed marts, dimensions: kept by
+    key or rebuilt, see docs/partitions-and-late-data.md) and the SCD2 snapshots of users,
+    posts and orders. When the snapshots are
     selected, each daily image loaded since their last run is observed in order, as if they
     had run at the end of each of those days: the older ones first (without tests), the
     newest in this build, with the snapshots' tests."""
@@ -142,7 +152,8 @@ def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCli, duckdb
             dbt.run_quietly(REPLAY, env=snapshot_env(day))
             record_observation(duckdb, day)
             context.log.info(f"observed the image of {day}")
-    yield from dbt.stream(PRODUCTION_BUILD, context, env=snapshot_env(days[-1]) if days else None)
+    build = [*PRODUCTION_BUILD, "--full-refresh"] if config.full_refresh else PRODUCTION_BUILD
+    yield from dbt.stream(build, context, env=snapshot_env(days[-1]) if days else None)
     if days:
         record_observation(duckdb, days[-1])
 

@@ -1,13 +1,54 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_keys',
+        unique_key='anonymous_id',
+        meta={'replace_keys': {'marker_column': 'user_id', 'record_replaced': ['anonymous_id']}},
+        post_hook="{{ advance_cursor() }}",
+    )
+}}
 
 {#- Every identified anonymous id and the user it belongs to: the user it was
-    last seen with wins, so a later identify re-attributes earlier activity. -#}
+    last seen with wins, so a later identify re-attributes earlier activity.
+    Kept by anonymous id (macros/incremental_changes.sql): a run recomputes, from all
+    their links, the ids linked on a day rebuilt since its last run, and the ids whose
+    links spanned such a day (one of them may have gone). -#}
+
+-- depends_on: {{ ref('int_days_rebuilt') }}
 
 with
+
+{% if is_incremental() %}
+rebuilt_days as (
+
+    select rebuilt_date from {{ days_rebuilt_since_cursor() }}
+
+),
+
+candidates as (
+
+    select distinct anonymous_id
+    from {{ ref('int_anonymous_ids_linked') }}
+    where event_date in (select rebuilt_date from rebuilt_days)
+
+    union
+
+    select anonymous_id
+    from {{ this }} as mapped
+    where exists (
+        select 1 from rebuilt_days
+        where rebuilt_date between cast(mapped.first_identified_at as date) and cast(mapped.last_identified_at as date)
+    )
+
+),
+{% endif %}
 
 links as (
 
     select * from {{ ref('int_anonymous_ids_linked') }}
+    {% if is_incremental() -%}
+    where anonymous_id in (select anonymous_id from candidates)
+    {%- endif %}
 
 ),
 
@@ -34,7 +75,7 @@ ranked as (
 
 ),
 
-final as (
+mapped as (
 
     select
         anonymous_id,
@@ -44,6 +85,19 @@ final as (
         last_seen_at as last_identified_at
     from ranked
     where recency_rank = 1
+
+),
+
+final as (
+
+    select * from mapped
+    {% if is_incremental() %}
+    union all
+    -- markers: candidates left without any link
+    select anonymous_id, null, null, null, null
+    from candidates
+    where anonymous_id not in (select anonymous_id from mapped)
+    {% endif %}
 
 )
 

@@ -1,13 +1,69 @@
-{#- Device sessions attributed to visitors. Rebuilt from int_sessions_aggregated (one row
-    per session, not per event) so that attribution and numbering follow the
-    identity map as it stands now. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_keys',
+        unique_key='visitor_id',
+        meta={'replace_keys': {'marker_column': 'session_id', 'record_replaced': ['visitor_id']}},
+        post_hook="{{ advance_cursor(['int_anonymous_ids_mapped', 'int_devices_flagged_runaway']) }}",
+    )
+}}
+
+{#- Device sessions attributed to visitors, from int_sessions_aggregated (one row per
+    session, not per event), so that attribution and numbering follow the identity map as
+    it stands now. Kept by visitor (macros/incremental_changes.sql): a run takes the
+    devices with a session on a day rebuilt since its last run (before or after), whose
+    identity or runaway flag was recomputed since, and renumbers every session of each
+    visitor such a device belonged to or belongs to now. -#}
+
+-- depends_on: {{ ref('int_days_rebuilt') }}
 
 with
+
+{% if is_incremental() %}
+rebuilt_days as (
+
+    select rebuilt_date from {{ days_rebuilt_since_cursor() }}
+
+),
+
+changed_devices as (
+
+    select anonymous_id from {{ ref('int_sessions_aggregated') }} where session_date in (select rebuilt_date from rebuilt_days)
+    union
+    select anonymous_id from {{ this }} where session_date in (select rebuilt_date from rebuilt_days)
+    union
+    select key_value from {{ replaced_since_cursor('int_anonymous_ids_mapped', 'anonymous_id') }}
+    union
+    select key_value from {{ replaced_since_cursor('int_devices_flagged_runaway', 'anonymous_id') }}
+
+),
+
+touched_visitors as (
+
+    select visitor_id from {{ this }} where anonymous_id in (select anonymous_id from changed_devices)
+    union
+    select coalesce(identity_map.user_id, changed_devices.anonymous_id)
+    from changed_devices
+    left join {{ ref('int_anonymous_ids_mapped') }} as identity_map on changed_devices.anonymous_id = identity_map.anonymous_id
+
+),
+
+touched_devices as (
+
+    select anonymous_id from {{ ref('int_anonymous_ids_mapped') }} where user_id in (select visitor_id from touched_visitors)
+    union
+    select visitor_id from touched_visitors
+
+),
+{% endif %}
 
 sessions as (
 
     select * from {{ ref('int_sessions_aggregated') }}
     {{ without_runaway_devices() }}
+    {% if is_incremental() -%}
+    and anonymous_id in (select anonymous_id from touched_devices)
+    {%- endif %}
 
 ),
 
@@ -62,7 +118,17 @@ final as (
         session_date
 
     from attributed
+    {% if is_incremental() -%}
+    where visitor_id in (select visitor_id from touched_visitors)
+    {%- endif %}
 
 )
 
+{% if is_incremental() %}
 select * from final
+union all by name
+-- a marker per touched visitor: its rows are replaced even when it has none left
+select visitor_id from touched_visitors
+{% else %}
+select * from final
+{% endif %}

@@ -1,8 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_keys',
+        unique_key='visitor_id',
+        meta={'replace_keys': {'marker_column': 'session_count'}},
+        post_hook="{{ advance_cursor(['fct_sessions']) }}",
+    )
+}}
+
+{#- One row per visitor. Kept by visitor (macros/incremental_changes.sql): a run
+    recomputes the visitors whose sessions fct_sessions replaced since its last run. -#}
+
+-- depends_on: {{ ref('int_days_rebuilt') }}
+
 with
+
+{% if is_incremental() %}
+touched_visitors as (
+
+    select distinct key_value as visitor_id from {{ replaced_since_cursor('fct_sessions', 'visitor_id') }}
+
+),
+{% endif %}
 
 sessions as (
 
     select * from {{ ref('fct_sessions') }}
+    {% if is_incremental() -%}
+    where visitor_id in (select visitor_id from touched_visitors)
+    {%- endif %}
 
 ),
 
@@ -21,4 +47,11 @@ final as (
 
 )
 
+{% if is_incremental() %}
 select * from final
+union all by name
+-- a marker per touched visitor: its row goes when it has no session left
+select visitor_id from touched_visitors
+{% else %}
+select * from final
+{% endif %}

@@ -1,0 +1,100 @@
+{#-
+    How the marts built from the whole history stay incremental (docs/partitions-and-late-data.md,
+    "What a run revisits").
+
+    - int_days_rebuilt logs each day the daily (microbatch) models rebuilt, and when.
+    - A mart keeps a cursor: how far it has consumed that log and the change records of the
+      marts it reads. A run reads what changed after its cursor, works out the keys (a
+      visitor, a device, a day) whose rows that can change, and recomputes exactly those
+      keys from all their history.
+    - The strategy `replace_keys` (the model's meta.replace_keys) deletes every row of each
+      `unique_key` the query returns and inserts the query's rows. A key that now has no
+      row at all is returned once as a marker: a row whose `marker_column` is null, which
+      is not inserted.
+    - `record_replaced` lists columns whose values among the rows it deleted or
+      inserted are recorded (intermediate._replaced_keys), for the marts that read it.
+    Cursor, records and replacement are written in the model's own transaction.
+-#}
+
+{% macro incremental_state_schema() -%}
+    {{ generate_schema_name('intermediate', none) }}
+{%- endmacro %}
+
+{% macro replaced_keys_relation() -%}
+    {{ incremental_state_schema() }}._replaced_keys
+{%- endmacro %}
+
+{% macro cursors_relation() -%}
+    {{ incremental_state_schema() }}._incremental_cursors
+{%- endmacro %}
+
+
+{#- on-run-start (dbt_project.yml), before any model runs, alone: the state's tables, and
+    the records every consumer has read dropped. -#}
+{% macro ensure_incremental_state() -%}
+    create schema if not exists {{ incremental_state_schema() }};
+    create table if not exists {{ replaced_keys_relation() }} (
+        model varchar, key_column varchar, key_value varchar, replaced_at timestamp with time zone
+    );
+    create table if not exists {{ cursors_relation() }} (model varchar, consumed_through timestamp with time zone);
+    delete from {{ replaced_keys_relation() }}
+    where replaced_at <= (select min(consumed_through) from {{ cursors_relation() }})
+{%- endmacro %}
+
+
+{#- The model's cursor, as a scalar subquery (the start of time before its first build). -#}
+{% macro changes_cursor() -%}
+    (select coalesce(max(consumed_through), timestamptz '1900-01-01 00:00:00+00')
+     from {{ cursors_relation() }} where model = '{{ this.name }}')
+{%- endmacro %}
+
+
+{#- The days the daily models rebuilt after the model's cursor, as a subquery of one column. -#}
+{% macro days_rebuilt_since_cursor() -%}
+    (select rebuilt_date from {{ ref('int_days_rebuilt') }} where rebuilt_at > {{ changes_cursor() }})
+{%- endmacro %}
+
+
+{#- The values of `key_column` that model `producer` recorded after the cursor, as a
+    subquery of one varchar column. -#}
+{% macro replaced_since_cursor(producer, key_column) -%}
+    (select key_value from {{ replaced_keys_relation() }}
+     where model = '{{ producer }}' and key_column = '{{ key_column }}' and replaced_at > {{ changes_cursor() }})
+{%- endmacro %}
+
+
+{#- Post-hook: the cursor moves to the newest change the model has just consumed (the log
+    and the records of `producers`). -#}
+{% macro advance_cursor(producers=[]) -%}
+    delete from {{ cursors_relation() }} where model = '{{ this.name }}';
+    insert into {{ cursors_relation() }}
+    select '{{ this.name }}', greatest(
+        (select coalesce(max(rebuilt_at), timestamptz '1900-01-01 00:00:00+00') from {{ ref('int_days_rebuilt') }}),
+        (select coalesce(max(replaced_at), timestamptz '1900-01-01 00:00:00+00') from {{ replaced_keys_relation() }}
+         where model in ({% for p in producers %}'{{ p }}'{% if not loop.last %}, {% endif %}{% else %}null{% endfor %}))
+    )
+{%- endmacro %}
+
+
+{#- The strategy: records, delete, insert (dbt calls it with the query's rows in `temp_relation`). -#}
+{% macro get_incremental_replace_keys_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set temp = arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set settings = config.get('meta', {}).get('replace_keys', {}) -%}
+    {%- set marker = settings['marker_column'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- for column in settings.get('record_replaced', []) %}
+    insert into {{ replaced_keys_relation() }}
+    select distinct '{{ this.name }}', '{{ column }}', cast({{ column }} as varchar), current_timestamp
+    from (
+        select {{ column }} from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }})
+        union all
+        select {{ column }} from {{ temp }} where {{ marker }} is not null
+    ) as replaced
+    where {{ column }} is not null;
+    {%- endfor %}
+    delete from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }});
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ temp }} where {{ marker }} is not null
+{%- endmacro %}

@@ -1,0 +1,27 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='microbatch',
+        begin=var('start_date'),
+        event_time='rebuilt_date',
+        tags=['daily'],
+    )
+}}
+
+-- depends_on: {{ ref('int_sessions_aggregated') }}
+-- depends_on: {{ ref('int_device_days_aggregated') }}
+-- depends_on: {{ ref('int_anonymous_ids_linked') }}
+
+{#- One row per day the daily models rebuilt, and when (the last time): built after the
+    models the marts kept by key read, so a day is logged only once they hold it. Every
+    batch writes its row, an empty day's too: that is how a mart learns a day lost rows.
+    The marts read the days logged after their cursor (macros/incremental_changes.sql). -#}
+
+{%- set batch = batch_window() %}
+
+select
+    cast('{{ batch.start if batch else "1900-01-01" }}' as date) as rebuilt_date,
+    current_timestamp as rebuilt_at
+{%- if not batch %}
+where false
+{%- endif %}
