@@ -100,3 +100,31 @@ def test_a_public_mart_that_drifts_from_its_contract_fails_and_the_old_table_sta
     assert "contract" in failed.message.lower() and says in failed.message
     after = warehouse.table("marts.fct_user_sessions")
     assert after.schema == before.schema and after.to_pylist() == before.to_pylist()
+
+
+def test_the_daily_run_tests_only_the_days_of_its_window(tmp_path):
+    """A message without an anonymous id on day x breaks `not_null` of stg_app__events: the
+    test of a run whose window (with its margin) lies days later passes, the same test
+    without a window (the whole history) fails, and so does a window that holds day x."""
+    x = date(2026, 3, 20)
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with duckdb.connect(str(warehouse.path)) as conn:
+        conn.executemany(
+            """insert into raw.events (event_date, message_id, type, event, anonymous_id, "timestamp", received_at)
+               values (?, ?, 'track', 'app_opened', ?, ?, ?)""",
+            [
+                [x, "broken", None, datetime(2026, 3, 20, 9), datetime(2026, 3, 20, 9)],
+                [date(2026, 3, 25), "fine", "d1", datetime(2026, 3, 25, 9), datetime(2026, 3, 25, 9)],
+            ],
+        )
+    warehouse.dbt("run", "--select", "stg_app__events")
+    test = ["build", "--select", "not_null_stg_app__events_anonymous_id"]  # as the daily run builds its tests
+
+    def window(first: str, end: str) -> list[str]:
+        return ["--event-time-start", f"{first}T00:00:00", "--event-time-end", f"{end}T00:00:00"]
+
+    warehouse.dbt(*test, *window("2026-03-24", "2026-03-27"))
+    with pytest.raises(AssertionError, match="failed"):
+        warehouse.dbt(*test)
+    with pytest.raises(AssertionError, match="failed"):
+        warehouse.dbt(*test, *window("2026-03-19", "2026-03-22"))

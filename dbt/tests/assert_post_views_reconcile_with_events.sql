@@ -1,7 +1,11 @@
 {{ config(meta={'dagster': {'ref': {'name': 'agg_post_daily'}}}) }}
--- Fails with the days whose views in agg_post_daily differ from that day's post_viewed events.
+-- Fails with the days whose views in agg_post_daily differ from that day's post_viewed events
+-- (in the daily run: the days of its window).
 with aggregated as (
-    select event_date, sum(views) as views from {{ ref('agg_post_daily') }} group by event_date
+    select event_date, sum(views) as views
+    from {{ ref('agg_post_daily') }}
+    where {{ in_run_window('event_date') }}
+    group by event_date
 ),
 
 counted as (
@@ -9,6 +13,7 @@ counted as (
     from {{ ref('stg_app__events') }} as events
     where
         events.event_name = 'post_viewed' and events.post_id is not null
+        and {{ in_run_window('events.event_date') }}
         and events.event_date in (select aggregated.event_date from aggregated)
     group by events.event_date
 )

@@ -70,6 +70,8 @@ carried as (
     from {{ this }}
     where
         event_at < {{ read_from }}
+        -- a plain range first, so the scan skips the row groups of older days
+        and event_at >= {{ dbt.dateadd('minute', -(var('session_inactivity_minutes') | int + 1), read_from) }}
         and {{ elapsed_microseconds('event_at', read_from) }} <= {{ session_inactivity_microseconds() }}
     qualify row_number() over (partition by anonymous_id order by event_at desc, event_id desc) = 1
     {%- else %}
