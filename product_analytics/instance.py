@@ -13,6 +13,12 @@ concurrency:
     # Every DuckDB writer is in the pool "duckdb_writer": one slot, because
     # DuckDB lets a single process write a database file at a time.
     default_limit: 1
+  runs:
+    # Every job writes the warehouse: the queue (one daemon, no race) starts one run at a
+    # time. The pool alone let two runs launched at the same instant both claim its slot
+    # (Dagster's SQLite storage claims a slot in two statements); it still guards the
+    # runs started outside the queue (`dagster job execute`).
+    max_concurrent_runs: 1
 run_retries:
   # A run whose process died (killed, out of memory) is retried from its failed steps.
   # A failed step is not: steps retry by themselves only what may pass (a lock held

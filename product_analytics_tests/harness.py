@@ -19,7 +19,17 @@ VARS = {"start_date": START.isoformat()}
 
 
 # The unpartitioned models the sessions tests read, kept incrementally by key.
-SESSIONS_MARTS = "int_anonymous_ids_mapped int_devices_flagged_runaway fct_sessions fct_events fct_user_sessions agg_product_funnel_daily"
+SESSIONS_MARTS = " ".join(
+    [
+        "int_anonymous_ids_mapped",
+        "int_devices_flagged_runaway",
+        "fct_sessions",
+        "fct_events",
+        "fct_user_sessions",
+        "agg_product_funnel_daily",
+        "fct_play_sessions",
+    ]
+)
 
 
 class Warehouse:

@@ -22,6 +22,7 @@ import pytest
 
 from product_analytics.ingestion.load import event_day_stats, load_events_day
 from product_analytics.ingestion.sources import simulator_export
+from product_analytics.publishing.copy import publish
 from product_analytics.simulator import LandingWriter, SimulationConfig
 from product_analytics.simulator.landing import events_file
 from product_analytics_tests.conftest import START
@@ -39,6 +40,8 @@ COMPARED = [
     "marts.fct_user_sessions",
     "marts.agg_product_funnel_daily",
 ]
+# What the readers' copy takes by change (publishing/copy.py), and marts read with them.
+PUBLISHED = ["marts.fct_events", "marts.fct_event_paths", "marts.fct_sessions", "marts.fct_user_sessions", "marts.agg_product_funnel_daily"]
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +81,9 @@ def add_cross_day_resends(landing: Path, shift_days: int = 3, per_day: int = 12)
             )
 
 
-def process_in_order(warehouse: Warehouse, week: Path, rng: random.Random, lookback: int) -> None:
-    """The daily schedule: each run re-ingests its lookback window at its own clock."""
+def process_in_order(warehouse: Warehouse, week: Path, rng: random.Random, lookback: int, copy: Path | None = None) -> None:
+    """The daily schedule: each run re-ingests its lookback window at its own clock; with
+    ``copy``, each run ends with the readers' copy, which must equal the warehouse."""
     clock = datetime.combine(DAYS[0], datetime.min.time())
     for day in DAYS:
         clock = max(clock, datetime.combine(day + timedelta(days=1), datetime.min.time()) + timedelta(hours=rng.uniform(0.5, 30)))
@@ -90,6 +94,12 @@ def process_in_order(warehouse: Warehouse, week: Path, rng: random.Random, lookb
                 load_events_day(conn, d, simulator_export(events_file(week / "landing", d), d, clock))
                 d += timedelta(days=1)
         warehouse.build_days(first, day, refresh=True)
+        if copy is not None:
+            with duckdb.connect(str(warehouse.path)) as conn:
+                assert publish(conn, copy).by_change is (day != DAYS[0])
+            assert_same_tables(
+                Warehouse(copy), warehouse, f"the readers' copy after the run of {day}", [*PUBLISHED, "marts.fct_play_sessions"]
+            )
 
 
 def assert_same_tables(actual: Warehouse, expected: Warehouse, scenario: str, tables: list[str] = COMPARED) -> None:
@@ -114,7 +124,7 @@ def test_incremental_runs_equal_a_full_refresh(week, tmp_path, seed):
     lookback = rng.choice([1, 2, 3])
 
     daily = Warehouse(tmp_path / "daily.duckdb")
-    process_in_order(daily, week, rng, lookback)
+    process_in_order(daily, week, rng, lookback, copy=tmp_path / "readers.duckdb")
 
     reference = Warehouse(tmp_path / "reference.duckdb")
     reference.copy_raw_from(daily)
@@ -296,7 +306,7 @@ def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuil
     that day), and the TV sends 5,001 events, which flags it as runaway. The run of x+3
     must re-attribute the phone's session of x to u1 and number it before the laptop's,
     drop the TV's sessions (day x's too) and recount day x of the funnel; and when x+3 loses
-    those messages again, undo all of it."""
+    those messages again, undo all of it. The readers' copy follows each run."""
     x = date(2026, 3, 20)
     at = lambda day, hhmm: datetime.combine(day, datetime.min.time()) + timedelta(hours=int(hhmm[:2]), minutes=int(hhmm[3:]))  # noqa: E731
     day3 = x + timedelta(days=3)
@@ -328,10 +338,21 @@ def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuil
                     )
 
     daily = Warehouse(tmp_path / "daily.duckdb")
+    copy = tmp_path / "readers.duckdb"
+    publications = []
+
+    def run(first: date, last: date) -> None:
+        """A daily run, ending with the readers' copy, which must equal the warehouse."""
+        daily.build_days(first, last, refresh=True)
+        with duckdb.connect(str(daily.path)) as conn:
+            publications.append(publish(conn, copy).by_change)
+        readers = Warehouse(copy)
+        assert_same_tables(readers, daily, f"the readers' copy after {first}..{last}", PUBLISHED)
+
     for day in [x + timedelta(days=i) for i in range(4)]:  # the schedule: yesterday and one day of lookback
         window = [max(x, day - timedelta(days=1)), day]
         ingest(daily, window)
-        daily.build_days(window[0], window[-1], refresh=True)
+        run(window[0], window[-1])
 
     sessions = daily.table("marts.fct_sessions").sort_by("session_start_at")
     assert sessions.select(["anonymous_id", "visitor_id", "user_id", "session_number", "session_date"]).to_pylist() == [
@@ -358,7 +379,7 @@ def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuil
     busy.clear()
     messages.remove(next(m for m in messages if m[0] == "i1"))
     ingest(daily, [day3])
-    daily.build_days(day3, day3, refresh=True)
+    run(day3, day3)
     assert daily.table("intermediate.int_devices_flagged_runaway").num_rows == 0
     assert daily.table("intermediate.int_anonymous_ids_mapped").column("anonymous_id").to_pylist() == ["laptop"]
     sessions = daily.table("marts.fct_sessions").sort_by("session_start_at")
@@ -374,3 +395,11 @@ def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuil
         {"session_date": x, "sessions": 2},
         {"session_date": day3, "sessions": 1},
     ]
+    # After the first publication, the copy took only the changed event rows (and equalled
+    # the warehouse after every run).
+    assert publications == [False, True, True, True, True]
+    # The identity map rebuilt from scratch (a full refresh): the next copy is made whole.
+    daily.dbt("run", "--select", "int_anonymous_ids_mapped", "--full-refresh", "--vars", json.dumps(VARS))
+    with duckdb.connect(str(daily.path)) as conn:
+        assert publish(conn, copy).by_change is False
+        assert publish(conn, copy).by_change is True

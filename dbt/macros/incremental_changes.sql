@@ -64,8 +64,12 @@
 
 
 {#- Post-hook: the cursor moves to the newest change the model has just consumed (the log
-    and the records of `producers`). -#}
+    and the records of `producers`). A build from scratch records the key column `*`: every
+    key replaced (the readers' copy then copies whole). -#}
 {% macro advance_cursor(producers=[]) -%}
+    {%- if not is_incremental() %}
+    insert into {{ replaced_keys_relation() }} select '{{ this.name }}', '*', null, current_timestamp;
+    {%- endif %}
     delete from {{ cursors_relation() }} where model = '{{ this.name }}';
     insert into {{ cursors_relation() }}
     select '{{ this.name }}', greatest(

@@ -11,11 +11,14 @@
 -- depends_on: {{ ref('int_sessions_aggregated') }}
 -- depends_on: {{ ref('int_device_days_aggregated') }}
 -- depends_on: {{ ref('int_anonymous_ids_linked') }}
+-- depends_on: {{ ref('fct_event_paths') }}
+-- depends_on: {{ ref('int_play_sessions_paired') }}
 
 {#- One row per day the daily models rebuilt, and when (the last time): built after the
-    models the marts kept by key read, so a day is logged only once they hold it. Every
-    batch writes its row, an empty day's too: that is how a mart learns a day lost rows.
-    The marts read the days logged after their cursor (macros/incremental_changes.sql). -#}
+    models that the marts kept by key and the readers' copy read, so a day is logged only
+    once they hold it. Every batch writes its row, an empty day's too: that is how a mart
+    learns a day lost rows. The marts read the days logged after their cursor
+    (macros/incremental_changes.sql). -#}
 
 {%- set batch = batch_window() %}
 
