@@ -93,7 +93,8 @@ def _changes_through(conn: duckdb.DuckDBPyConnection) -> datetime | None:
 
 
 def _followed_since(conn: duckdb.DuckDBPyConnection, previous: Path) -> datetime | None:
-    """The cursor of the previous copy, when the warehouse kept every change after it."""
+    """The cursor of the previous copy, when the warehouse kept every change after it and
+    none of the marts it reads was rebuilt from scratch since."""
     if not previous.exists() or not _state_exists(conn):
         return None
     registered = conn.execute(
@@ -116,7 +117,13 @@ def _followed_since(conn: duckdb.DuckDBPyConnection, previous: Path) -> datetime
         same_layout = _columns(conn, "_pa_previous") == _columns(conn, conn.execute("select current_database()").fetchone()[0])
     finally:
         conn.execute("detach _pa_previous")
-    return cursor if cursor is not None and cursor == registered and same_layout else None
+    if cursor is None or cursor != registered or not same_layout:
+        return None
+    rebuilt_whole = conn.execute(  # a mart it reads was built from scratch since
+        f"select count(*) from {STATE_SCHEMA}._replaced_keys where list_contains(?, model) and key_column = '*' and replaced_at > ?",
+        [list(RECORDS), cursor],
+    ).fetchone()[0]
+    return None if rebuilt_whole else cursor
 
 
 def publish(conn: duckdb.DuckDBPyConnection, target: Path, run_id: str = "") -> Publication:
@@ -134,14 +141,6 @@ def publish(conn: duckdb.DuckDBPyConnection, target: Path, run_id: str = "") -> 
     ).fetchall()
     through = _changes_through(conn)
     since = _followed_since(conn, target) if through is not None else None
-    if (
-        since is not None
-        and conn.execute(
-            f"select count(*) from {STATE_SCHEMA}._replaced_keys where list_contains(?, model) and key_column = '*' and replaced_at > ?",
-            [list(RECORDS), since],
-        ).fetchone()[0]
-    ):
-        since = None  # one of them was rebuilt whole since
     by_change = since is not None
     if by_change:
         shutil.copyfile(target, staging)
