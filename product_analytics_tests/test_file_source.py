@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pytest
@@ -14,7 +15,7 @@ from dagster import AssetKey, materialize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from product_analytics.ingestion import readers
+from product_analytics.ingestion import manifest, readers
 from product_analytics.ingestion.assets import RECONCILIATION_CHECK, raw_events, raw_source_tables
 from product_analytics.ingestion.load import FileReconciliation, file_reconciliation, load_events_day, load_source_day
 from product_analytics.ingestion.readers import file_format
@@ -47,6 +48,35 @@ def ingest(source, days=None) -> duckdb.DuckDBPyConnection:
 
 def events(conn) -> list[tuple]:
     return conn.execute(f"select * exclude ({BOOKKEEPING}) from raw.events order by message_id").fetchall()
+
+
+def loaded_tables(conn) -> dict[str, list[tuple]]:
+    """Everything a load writes, but the times it was written."""
+    queries = {
+        "events": "select * exclude (_loaded_at) from raw.events",
+        "quarantine": "select * exclude (quarantined_at) from raw.quarantine",
+        "event_loads": "select * exclude (loaded_at) from raw.event_loads",
+        "event_file_loads": "select * from raw.event_file_loads",
+        "superseded_events": "select * from raw.superseded_events",
+        "file_days": "select * from raw._file_days",
+    }
+    return {name: conn.execute(f"{query} order by all").fetchall() for name, query in queries.items()}
+
+
+def ingest_kept_and_read_again(folder: Path) -> tuple[dict, dict]:
+    """The loads of every day of a folder: reading the rows the scan kept on its connection,
+    and reading the files again (nothing kept)."""
+    kept = ingest(FileSource(events_dir=str(folder)))
+    assert all(isinstance(i, manifest.StagedInput) for d in _days(kept) for i in FileSource(events_dir=str(folder)).event_inputs(kept, d))
+    with mock.patch.object(manifest, "STAGED_ROWS_LIMIT", 0):
+        read_again = ingest(FileSource(events_dir=str(folder)))
+        inputs = [i for d in _days(read_again) for i in FileSource(events_dir=str(folder)).event_inputs(read_again, d)]
+    assert inputs and not any(isinstance(i, manifest.StagedInput) for i in inputs)
+    return loaded_tables(kept), loaded_tables(read_again)
+
+
+def _days(conn) -> list[date]:
+    return [row[0] for row in conn.execute("select distinct event_date from raw._file_days order by 1").fetchall()]
 
 
 # -- the same events in every format -------------------------------------------------------
@@ -101,6 +131,13 @@ def test_the_same_events_give_identical_raw_tables_in_every_format(exports, land
         got = events(conn)
         assert len(got) == len(expected), fmt
         assert got == expected, fmt
+
+
+@pytest.mark.parametrize("fmt", ["jsonl_gz", "parquet", "csv"])
+def test_loads_that_read_the_rows_kept_by_the_scan_equal_loads_that_read_the_files(exports, fmt):
+    kept, read_again = ingest_kept_and_read_again(exports / fmt)
+    assert len(kept["events"]) > 2000 and kept["superseded_events"] == []
+    assert kept == read_again
 
 
 # -- bad input ------------------------------------------------------------------------------
@@ -183,6 +220,12 @@ def test_each_kind_of_bad_input_is_quarantined_with_its_reason(bad_file):
     ]
 
 
+def test_bad_input_is_quarantined_alike_from_the_rows_kept_by_the_scan_and_from_the_file(bad_file):
+    kept, read_again = ingest_kept_and_read_again(bad_file.parents[3])
+    assert {(row[3], row[4]) for row in kept["quarantine"]} == EXPECTED_QUARANTINE
+    assert kept == read_again
+
+
 def test_input_rows_reconcile_with_loaded_quarantined_and_duplicates(bad_file):
     conn = ingest(FileSource(events_dir=str(bad_file.parents[3])))
     loads = conn.execute(
@@ -214,6 +257,29 @@ def test_typed_formats_quarantine_bad_values_and_keep_unknown_columns_as_propert
         (3, "unparseable_timestamp"),
         (4, "unreadable_line"),
     ]
+
+
+def test_typed_timestamps_of_a_parquet_file_are_taken_as_utc_whatever_their_precision_or_zone(tmp_path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    writer = duckdb.connect()
+    writer.execute("set TimeZone = 'America/New_York'")  # how the exporting client shows times does not matter
+    writer.execute(
+        f"""copy (select * from (values
+            ('p1', 'track', 'e', 'a1', timestamptz '2026-03-10 09:20:00+01:00', timestamp '2026-03-10 08:20:05', '2026-03-10T08:20:04Z'),
+            ('p2', 'track', 'e', 'a1', timestamptz '2026-03-11 01:00:00+05:00', null, null)
+        ) as t(message_id, type, event, anonymous_id, "timestamp", received_at, sent_at))
+        to '{folder / "part-0.parquet"}' (format parquet)"""
+    )
+    nanoseconds = "select 'p3' as message_id, 'page' as type, 'a2' as anonymous_id, '2026-03-10 23:00'::timestamp_ns as original_timestamp"
+    writer.execute(f"copy ({nanoseconds}) to '{folder / 'part-1.parquet'}' (format parquet)")
+    conn = ingest(FileSource(events_dir=str(folder)))
+    assert conn.execute('select message_id, event_date, "timestamp", received_at, sent_at from raw.events order by 1').fetchall() == [
+        ("p1", D, datetime(2026, 3, 10, 8, 20), datetime(2026, 3, 10, 8, 20, 5), datetime(2026, 3, 10, 8, 20, 4)),
+        ("p2", D, datetime(2026, 3, 10, 20), None, None),
+        ("p3", D, datetime(2026, 3, 10, 23), None, None),
+    ]
+    assert conn.execute("select count(*) from raw.quarantine").fetchall() == [(0,)]
 
 
 # -- idempotency and the manifest --------------------------------------------------------
@@ -453,6 +519,9 @@ def test_random_and_corrupted_lines_never_crash_and_always_reconcile(tmp_path_fa
     rows = conn.execute("select source_row from raw.quarantine union all select _source_row from raw.events").fetchall()
     numbered = [n for n, line in enumerate(lines, start=1) if line.strip(b" ")]
     assert set(r for (r,) in rows) <= set(numbered)
+    if messages:  # the same loads reading the file again, nothing kept by the scan
+        kept, read_again = ingest_kept_and_read_again(folder)
+        assert kept == read_again
 
 
 def test_a_message_id_on_two_days_is_kept_once_through_the_pipeline(tmp_path):

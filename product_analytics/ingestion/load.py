@@ -31,11 +31,18 @@ class EventInput:
     home_date: date
     written_at: datetime
     read_error: str | None = None  # the file could not be read when it was scanned
+    kept = False  # its validated rows are kept in a table for the load to read in place
 
     def candidates(self, conn: duckdb.DuckDBPyConnection, limit: int | None = None) -> readers.Candidates:
         if self.read_error is not None:
             return readers.unreadable_file(self.path, [*EVENT_COLUMNS], EVENT_JSON_COLUMNS, self.read_error)
         return readers.candidates(conn, self.path, [*EVENT_COLUMNS], EVENT_JSON_COLUMNS, limit)
+
+    def validated(self, conn: duckdb.DuckDBPyConnection, rules: validation.Rules) -> readers.Candidates:
+        """The file's rows validated (``validation.validated_events``) and its reader's rejects."""
+        found = self.candidates(conn, readers.line_limit(rules.max_message_bytes))
+        sql = validation.validated_events(found.sql, rules, self.home_date, self.written_at, found.typed)
+        return readers.Candidates(sql, found.rejects)
 
 
 @dataclass(frozen=True)
@@ -71,31 +78,49 @@ class _Target:
     keep_first: str  # which copy of a key is loaded: the first in this order
 
 
+@dataclass(frozen=True)
+class _Part:
+    """The rows one input file gives a day: the SQL of its validated rows (``_reason`` set
+    for the invalid ones) and the lines its reader rejected. ``in_place``: the SQL reads
+    tables that last until the load ends (a scan's kept rows), so the day reads them where
+    they are instead of copying them."""
+
+    path: Path
+    sql: str
+    rejects: list[readers.Reject]
+    in_place: bool = False
+
+
 def _replace_day(
     conn: duckdb.DuckDBPyConnection,
     target: _Target,
     day: date,
-    validated: Iterable[tuple[Path, str, list[readers.Reject]]],
+    parts: Iterable[_Part],
     day_totals: tuple[tuple[str, list | dict], ...] = (),
 ) -> None:
     """Replace ``day`` of ``raw.<target.table>`` and its quarantine rows.
 
-    ``validated``: per input file, the SQL of its validated rows (``_reason`` set for the
-    invalid ones) and the lines its reader rejected. It is consumed one file at a time,
-    each inserted before the next is read: a reader may reuse its scratch tables. ``day_totals``: statements run last in
-    the same transaction (they may read the work table ``_pa_day``).
+    ``parts`` is consumed one file at a time, each copied before the next is read (a reader
+    may reuse its scratch tables) unless it is read in place. ``day_totals``: statements run
+    last in the same transaction (they may read the day's rows, ``_pa_day``).
     """
     conn.execute("set TimeZone = 'UTC'")
     work = {**target.columns, **_BOOKKEEPING}
-    conn.execute(f"create or replace temp table _pa_day ({', '.join(f'{_q(c)} {t}' for c, t in work.items())})")
+    conn.execute(f"create or replace temp table _pa_day_read ({', '.join(f'{_q(c)} {t}' for c, t in work.items())})")
     names = ", ".join(_q(c) for c in work)
-    for path, sql, rejects in validated:
-        conn.execute(f"insert into _pa_day by name select {names} from ({sql})")
-        if rejects:  # lines the reader did not turn into rows become quarantine rows
+    typed_names = ", ".join(f"{_q(c)}::{t} as {_q(c)}" for c, t in work.items())
+    in_place = []
+    for part in parts:
+        if part.in_place and not part.rejects:
+            in_place.append(f"select {typed_names} from ({part.sql})")
+            continue
+        conn.execute(f"insert into _pa_day_read by name select {names} from ({part.sql})")
+        if part.rejects:  # lines the reader did not turn into rows become quarantine rows
             conn.executemany(
-                "insert into _pa_day (_source_file, _source_row, _raw, _reason, _bytes) values (?, ?, ?, ?, ?)",
-                [[str(path), r.line, r.text, r.reason, r.size] for r in rejects],
+                "insert into _pa_day_read (_source_file, _source_row, _raw, _reason, _bytes) values (?, ?, ?, ?, ?)",
+                [[str(part.path), r.line, r.text, r.reason, r.size] for r in part.rejects],
             )
+    conn.execute(f"create or replace temp view _pa_day as {' union all '.join([f'select {names} from _pa_day_read', *in_place])}")
     values = ", ".join(_q(c) for c in target.columns)
     raw_text = f"left(_raw, {validation.RAW_TEXT_LIMIT})"
     in_transaction(
@@ -104,11 +129,19 @@ def _replace_day(
             (f"delete from raw.{target.table} where {target.day_column} = ?", [day]),
             ("delete from raw.quarantine where source = ? and partition_date = ?", [target.table, day]),
             (
+                # the copies of a key after its first in the keeping order: only keys held more
+                # than once are ranked (a valid row is one file's row: file and row name it)
                 f"""
                 insert into raw.{target.table} by name
+                with repeated as (select {target.key} from _pa_day where _reason is null group by 1 having count(*) > 1),
+                later_copies as (
+                    select _source_file, _source_row from _pa_day
+                    where _reason is null and {target.key} in (from repeated)
+                    qualify row_number() over (partition by {target.key} order by {target.keep_first}, _source_file, _source_row) > 1
+                )
                 select ?::date as {target.day_column}, {values}, _source_file, _source_row, now()::timestamp as _loaded_at
-                from _pa_day where _reason is null
-                qualify row_number() over (partition by {target.key} order by {target.keep_first}, _source_file, _source_row) = 1
+                from _pa_day anti join later_copies using (_source_file, _source_row)
+                where _reason is null
                 """,
                 [day],
             ),
@@ -124,7 +157,8 @@ def _replace_day(
             *day_totals,
         ],
     )
-    conn.execute("drop table _pa_day")
+    conn.execute("drop view _pa_day")
+    conn.execute("drop table _pa_day_read")
 
 
 def _q(name: str) -> str:
@@ -145,12 +179,11 @@ def load_events_day(
     """
     rules = rules or validation.Rules()
 
-    def validated() -> Iterator[tuple[Path, str, list[readers.Reject]]]:
+    def validated() -> Iterator[_Part]:
         for item in inputs:
-            found = item.candidates(conn, readers.line_limit(rules.max_message_bytes))
-            rows = validation.validated_events(found.sql, rules, item.home_date, item.written_at)
-            on_day = f"select * from ({rows}) where coalesce(_event_date, _home_date) = {readers.sql_literal(day)}::date"
-            yield item.path, on_day, found.rejects if item.home_date == day else []
+            found = item.validated(conn, rules)
+            on_day = f"select * from ({found.sql}) where coalesce(_event_date, _home_date) = {readers.sql_literal(day)}::date"
+            yield _Part(item.path, on_day, found.rejects if item.home_date == day else [], item.kept)
 
     clear_totals = ("delete from raw.event_loads where event_date = ?", [day])
     totals = (
@@ -331,10 +364,10 @@ def load_source_day(conn: duckdb.DuckDBPyConnection, table: str, day: date, path
     columns = SOURCE_COLUMNS[table]
     target = _Target(table, "snapshot_date", columns, "id", "updated_at desc nulls last")
 
-    def validated() -> Iterator[tuple[Path, str, list[readers.Reject]]]:
+    def validated() -> Iterator[_Part]:
         for path in [paths] if isinstance(paths, Path) else paths:
             found = readers.candidates(conn, path, list(columns), [])
-            yield path, validation.validated_table(found.sql, columns), found.rejects
+            yield _Part(path, validation.validated_table(found.sql, columns), found.rejects)
 
     _replace_day(conn, target, day, validated())
     return conn.execute(f"select count(*) from raw.{table} where snapshot_date = ?", [day]).fetchall()[0][0]

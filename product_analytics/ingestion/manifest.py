@@ -14,6 +14,7 @@ Tables (schema ``raw``):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -59,26 +60,70 @@ def _modified_at(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
 
 
-def _scan_file(conn: duckdb.DuckDBPyConnection, path: Path, rules: validation.Rules) -> tuple[date, dict[date, int], int]:
-    """The file's home day, its rows per attributed day, and its total rows."""
+# The scan validates every row of a file to learn its days; the loads of those days on the
+# same connection read the validated rows it kept (``stage``) instead of the file. Kept in
+# temporary tables, they vanish with the connection; past this many rows a scan keeps no
+# more, and the loads read those files again.
+STAGED_ROWS_LIMIT = 5_000_000
+_STAGES = "_pa_staged_files"  # per staged file: path, size, modification time, stage table
+_KEPT_BOOKKEEPING = ["_source_file", "_source_row", "_raw", "_reason", "_bytes", "_event_date", "_home_date"]
+
+
+def _scan_file(
+    conn: duckdb.DuckDBPyConnection, path: Path, rules: validation.Rules, stage: str | None
+) -> tuple[date, dict[date, int], int]:
+    """The file's home day, its rows per attributed day, and its total rows; with ``stage``,
+    the validated rows and the reader's rejects are kept in that temporary table."""
     written_at = _modified_at(path)
     found = readers.candidates(conn, path, list(EVENT_COLUMNS), EVENT_JSON_COLUMNS, readers.line_limit(rules.max_message_bytes))
-    groups = conn.execute(
-        f"""
-        select _event_date, _reason is null as valid, count(*)
-        from ({validation.validated_events(found.sql, rules, written_at.date(), written_at)})
-        group by all
-        """
-    ).fetchall()
+    rows = validation.validated_events(found.sql, rules, written_at.date(), written_at, found.typed)
+    if stage is not None:  # what a load reads of a row, no more
+        kept = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, *_KEPT_BOOKKEEPING])
+        conn.execute(f"create or replace temp table {stage} as select {kept} from ({rows})")
+        if found.rejects:  # they take the home day (their _event_date is null), as the load gives them
+            conn.executemany(
+                f"insert into {stage} (_source_file, _source_row, _raw, _reason, _bytes) values (?, ?, ?, ?, ?)",
+                [[str(path), r.line, r.text, r.reason, r.size] for r in found.rejects],
+            )
+        rows = f"select * from {stage}"
+    groups = conn.execute(f"select _event_date, _reason is null as valid, count(*) from ({rows}) group by all").fetchall()
     valid_days = [d for d, valid, _ in groups if valid and d is not None]
     dated = [d for d, _, _ in groups if d is not None]
     home = min(valid_days or dated or [written_at.date()])
     per_day: dict[date, int] = {}
     for day, _, count in groups:
         per_day[day or home] = per_day.get(day or home, 0) + count
-    if found.rejects:
+    if found.rejects and stage is None:
         per_day[home] = per_day.get(home, 0) + len(found.rejects)
     return home, per_day, sum(per_day.values())
+
+
+@dataclass(frozen=True)
+class StagedInput(EventInput):
+    """A file whose validated rows its scan kept on this connection: read from there."""
+
+    stage: str = ""
+    kept = True
+
+    def validated(self, conn: duckdb.DuckDBPyConnection, rules: validation.Rules) -> readers.Candidates:
+        # The scan validated with the rules of the source the load uses; it knew the home
+        # day only after the last row: the rows take it now.
+        return readers.Candidates(f"select * replace ({readers.sql_literal(self.home_date)}::date as _home_date) from {self.stage}", [])
+
+
+def _stages(conn: duckdb.DuckDBPyConnection, create: bool = False) -> dict[str, tuple[int, datetime, str]]:
+    """The files whose rows a scan on this connection kept: path -> (size, modified at, table)."""
+    if create:
+        conn.execute(f"create temp table if not exists {_STAGES} (path varchar, size_bytes bigint, modified_at timestamp, stage varchar)")
+    elif not conn.execute("select count(*) from duckdb_tables() where temporary and table_name = ?", [_STAGES]).fetchone()[0]:
+        return {}
+    return {p: (n, m, t) for p, n, m, t in conn.execute(f"select path, size_bytes, modified_at, stage from {_STAGES}").fetchall()}
+
+
+def _unstage(conn: duckdb.DuckDBPyConnection, path: str, stages: dict[str, tuple[int, datetime, str]]) -> None:
+    if path in stages:
+        conn.execute(f"drop table if exists {stages.pop(path)[2]}")
+        conn.execute(f"delete from {_STAGES} where path = ?", [path])
 
 
 def scan(conn: duckdb.DuckDBPyConnection, root: Path, rules: validation.Rules) -> ScanReport:
@@ -87,6 +132,8 @@ def scan(conn: duckdb.DuckDBPyConnection, root: Path, rules: validation.Rules) -
         conn.execute(ddl)
     conn.execute("set TimeZone = 'UTC'")
     known = {row[0]: (row[1], row[2]) for row in conn.execute("select path, size_bytes, modified_at from raw._files").fetchall()}
+    stages = _stages(conn, create=True)
+    staged_rows = 0
     files, ignored = data_files(root)
     report = ScanReport(files=len(files), ignored=[str(p) for p in ignored])
     for path in files:
@@ -94,15 +141,22 @@ def scan(conn: duckdb.DuckDBPyConnection, root: Path, rules: validation.Rules) -
         if known.get(key) == (size, modified):
             continue
         (report.changed if key in known else report.new).append(key)
+        _unstage(conn, key, stages)
+        stage = f"_pa_staged_{hashlib.md5(key.encode()).hexdigest()[:16]}" if staged_rows < STAGED_ROWS_LIMIT else None
         try:
-            home, per_day, rows, error = *_scan_file(conn, path, rules), None
+            home, per_day, rows, error = *_scan_file(conn, path, rules, stage), None
         except duckdb.Error as exc:
             # A truncated or corrupt file must not stop the other files and days: it becomes
             # one quarantine row of its home day, and is read again when it changes.
             home, per_day, rows = modified.date(), {modified.date(): 1}, 1
             error = " ".join(str(exc).split())[:READ_ERROR_LIMIT]
             report.unreadable.append(key)
+            if stage is not None:
+                conn.execute(f"drop table if exists {stage}")
+                stage = None
         report.rows_scanned += rows
+        if stage is not None:
+            staged_rows += rows
         days = sorted(per_day)
         statements = [
             ("delete from raw._files where path = ?", [key]),
@@ -118,23 +172,35 @@ def scan(conn: duckdb.DuckDBPyConnection, root: Path, rules: validation.Rules) -
             counts = [per_day[d] for d in days]
             statements.append(("insert into raw._file_days select ?, unnest(?::date[]), unnest(?::bigint[])", [key, days, counts]))
         in_transaction(conn, statements)
+        if stage is not None:
+            conn.execute(f"insert into {_STAGES} values (?, ?, ?, ?)", [key, size, modified, stage])
+            stages[key] = (size, modified, stage)
     present = {str(p) for p in files}
     report.removed = sorted(set(known) - present)
     for key in report.removed:
+        _unstage(conn, key, stages)
         in_transaction(conn, [("delete from raw._files where path = ?", [key]), ("delete from raw._file_days where path = ?", [key])])
     return report
 
 
 def inputs_for_day(conn: duckdb.DuckDBPyConnection, day: date) -> list[EventInput]:
     """The files holding rows attributed to ``day``, per the manifest."""
+    stages = _stages(conn)
     rows = conn.execute(
         """
-        select f.path, f.home_date, f.modified_at, f.read_error from raw._files f
+        select f.path, f.home_date, f.modified_at, f.size_bytes, f.read_error from raw._files f
         join raw._file_days d using (path) where d.event_date = ? order by f.path
         """,
         [day],
     ).fetchall()
-    return [EventInput(Path(path), home, modified, error) for path, home, modified, error in rows]
+    inputs: list[EventInput] = []
+    for path, home, modified, size, error in rows:
+        staged = stages.get(path)
+        if staged is not None and staged[:2] == (size, modified):  # kept by the scan that wrote this manifest row
+            inputs.append(StagedInput(Path(path), home, modified, error, stage=staged[2]))
+        else:
+            inputs.append(EventInput(Path(path), home, modified, error))
+    return inputs
 
 
 def days_out_of_date(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> list[MissedDay]:

@@ -122,6 +122,7 @@ class Candidates:
 
     sql: str
     rejects: list[Reject]
+    typed: frozenset[str] = frozenset()  # columns holding UTC timestamps already (the rest is text)
 
 
 def line_limit(max_message_bytes: int | None = None) -> int:
@@ -390,6 +391,7 @@ def tabular_candidates(
 
     used = set()
     selects = []
+    typed: set[str] = set()
     for name in wanted:
         source = column(name)
         if source is None:
@@ -404,8 +406,13 @@ def tabular_candidates(
             else:
                 selects.append(f"case when json_valid({quoted}) then json({quoted}) end as {name}")
                 selects.append(f"({quoted} is not null and not json_valid({quoted})) as _bad_{name}")
+        elif present[source].upper().startswith("TIMESTAMP"):  # no zone is UTC; a zone is converted to UTC
+            zoned = present[source].upper().endswith("WITH TIME ZONE")
+            utc = f"timezone('UTC', {quoted})" if zoned else f"{quoted}::timestamp"
+            selects.append(f"{utc} as {name}")
+            typed.add(name)
         else:
-            expr = f"{quoted}" if present[source].upper().startswith("TIMESTAMP") else f"{quoted}::varchar"
+            expr = f"{quoted}::varchar"
             selects.append(f"{'lower(' + expr + ')' if name in LOWERCASED else expr} as {name}")
     bad_json = [f"_bad_{n}" for n in json_columns if any(s.endswith(f" as _bad_{n}") for s in selects)]
     extra = [c for c in present if c not in used and c != "file_row_number" and not _ignored_column(c)] if "properties" in wanted else []
@@ -430,7 +437,7 @@ def tabular_candidates(
             from {reader}{" where " + where if where else ""}
         )
     """
-    return Candidates(sql, rejects)
+    return Candidates(sql, rejects, frozenset(typed))
 
 
 def unreadable_file(path: Path, wanted: list[str], json_columns: list[str], error: str) -> Candidates:

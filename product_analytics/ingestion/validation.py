@@ -64,14 +64,25 @@ def _present(expr: str) -> str:
     return f"({expr} is not null and trim({expr}::varchar) <> '')"
 
 
-def validated_events(candidates_sql: str, rules: Rules, home_date: date, written_at: datetime) -> str:
+def validated_events(candidates_sql: str, rules: Rules, home_date: date, written_at: datetime, typed: frozenset[str] = frozenset()) -> str:
     """Candidate event rows typed, with ``_reason`` and ``_event_date`` (null: attribute to the home day).
 
     ``home_date`` is the file's home day, ``written_at`` the time the file was written (the
-    reference for "future" when receivedAt is absent).
+    reference for "future" when receivedAt is absent). ``typed``: the timestamp columns the
+    candidates already hold as UTC timestamps (typed formats); the others are text, parsed
+    here. ``_raw`` is kept for quarantined rows only: nothing reads it for loaded ones.
     """
-    typed = ", ".join(f"{_utc('c.' + t)} as {t}" for t in EVENT_TIMESTAMPS)
-    unparseable = " or ".join(f"({_present('_text_' + t)} and {t} is null)" for t in EVENT_TIMESTAMPS)
+
+    def as_utc(t: str) -> str:
+        return f"c.{t}" if t in typed else _utc(f"c.{t}")
+
+    def text_present(t: str) -> str:  # the column held a value (a typed one is never blank)
+        return f"(_text_{t} is not null)" if t in typed else _present(f"_text_{t}")
+
+    converted = ", ".join(f"{as_utc(t)} as {t}" for t in EVENT_TIMESTAMPS)
+    texts = ", ".join(f"c.{t}{'' if t in typed else '::varchar'} as _text_{t}" for t in EVENT_TIMESTAMPS)
+    # a typed value is a timestamp already: it cannot fail to parse
+    unparseable = " or ".join(f"({_present('_text_' + t)} and {t} is null)" for t in EVENT_TIMESTAMPS if t not in typed) or "false"
     types = ", ".join(f"'{t}'" for t in MESSAGE_TYPES)
     skew = f"interval {int(rules.max_clock_skew_hours)} hour"
     latest = f"coalesce(received_at, _written_at) + {skew}"
@@ -82,7 +93,7 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
     return f"""
         select * exclude (_raw),
             case when _reason is distinct from 'out_of_range' and "timestamp" <= {latest} then "timestamp"::date end as _event_date,
-            coalesce(_raw, case when _reason is not null then json_object({pairs})::varchar end) as _raw
+            case when _reason is not null then coalesce(_raw, json_object({pairs})::varchar) end as _raw
         from (
             select *,
                 case
@@ -91,7 +102,7 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
                     when not {_present("type")} then 'missing_type'
                     when type not in ({types}) then 'unknown_type'
                     when type = 'track' and not {_present("event")} then 'missing_event'
-                    when not {_present("_text_timestamp")} and not {_present("_text_original_timestamp")} then 'missing_timestamp'
+                    when not {text_present("timestamp")} and not {text_present("original_timestamp")} then 'missing_timestamp'
                     when coalesce({unparseable}, false) then 'unparseable_timestamp'
                     when "timestamp" > {latest} then 'future_timestamp'
                     when "timestamp"::date < {first_day} or "timestamp" > _written_at + {skew} then 'out_of_range'
@@ -101,8 +112,7 @@ def validated_events(candidates_sql: str, rules: Rules, home_date: date, written
             from (
                 select * replace ({EVENT_TIME} as "timestamp")
                 from (
-                    select c.* exclude ({", ".join(EVENT_TIMESTAMPS)}), {typed},
-                        {", ".join(f"c.{t}::varchar as _text_{t}" for t in EVENT_TIMESTAMPS)},
+                    select c.* exclude ({", ".join(EVENT_TIMESTAMPS)}), {converted}, {texts},
                         '{home_date.isoformat()}'::date as _home_date, '{written_at.isoformat(sep=" ")}'::timestamp as _written_at
                     from ({candidates_sql}) as c
                 )
