@@ -1,6 +1,6 @@
 """Assembles the code location; nothing here opens the warehouse or changes the environment."""
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions, in_process_executor, map_asset_specs, with_source_code_references
 
 from product_analytics.automation.freshness_checks import latest_partition_checks
 from product_analytics.automation.jobs import daily_pipeline_job, freshness_checks_job, refresh_models_job, snapshot_job
@@ -8,6 +8,7 @@ from product_analytics.automation.schedules import daily_pipeline_schedule, dail
 from product_analytics.automation.sensors import dead_run_reaper, freshness_checks_sensor, run_failure_alerts
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
 from product_analytics.ingestion.sources import event_source
+from product_analytics.policies.owners import owned
 from product_analytics.publishing.assets import reader_copy
 from product_analytics.resources.dbt import dbt_cli
 from product_analytics.resources.warehouse import warehouse
@@ -16,16 +17,20 @@ from product_analytics.transform.assets import dbt_daily_models, dbt_unpartition
 from product_analytics.transform.checks import social_inference_matches_simulator_truth
 from product_analytics.transform.exposures import exposure_specs
 
-defs = Definitions(
-    assets=[
-        raw_events,
-        raw_source_tables,
+# Owners by group (policies/owners.py); the Python assets' code references point at their
+# functions (the dbt models' at their SQL files, set by the translator).
+assets = map_asset_specs(
+    owned,
+    [
+        *with_source_code_references([raw_events, raw_source_tables, retention_cohorts, reader_copy]),
         dbt_daily_models,
         dbt_unpartitioned_models,
-        retention_cohorts,
-        reader_copy,
         *exposure_specs(),
     ],
+)
+
+defs = Definitions(
+    assets=assets,
     asset_checks=[social_inference_matches_simulator_truth, *latest_partition_checks],
     jobs=[daily_pipeline_job, refresh_models_job, snapshot_job, freshness_checks_job],
     schedules=[daily_pipeline_schedule, daily_snapshot_schedule],

@@ -25,10 +25,11 @@ def lookback_range(run_day: date, lookback_days: int, first_day: date) -> tuple[
     # Stopped until someone turns it on in the UI: a fresh checkout should not start
     # writing to the warehouse by itself.
     default_status=DefaultScheduleStatus.STOPPED,
+    description=(
+        "Ingests and transforms yesterday and the lookback window (late events), then refreshes the unpartitioned models, all in one run."
+    ),
 )
 def daily_pipeline_schedule(context: ScheduleEvaluationContext):
-    """Ingests and transforms yesterday and the lookback window (late events), then
-    refreshes the unpartitioned models, all in one run."""
     s = settings()
     window = lookback_range(context.scheduled_execution_time.date(), s.lookback_days, s.start_date)
     if window is None:
@@ -43,8 +44,7 @@ def daily_pipeline_schedule(context: ScheduleEvaluationContext):
     cron_schedule=f"30 {settings().schedule_hour} * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
+    description=("Snapshots the operational tables every day, on its own: history keeps being recorded even when models downstream fail."),
 )
 def daily_snapshot_schedule(context: ScheduleEvaluationContext):
-    """Snapshots the operational tables every day, on its own: history keeps being
-    recorded even when models downstream fail."""
     return RunRequest(run_key=f"snapshot-{context.scheduled_execution_time.date().isoformat()}")

@@ -68,10 +68,16 @@ def deliver(alert: dict, alert_file: Path, webhook_url: str | None) -> None:
         out.write(line + "\n")
 
 
-@run_failure_sensor(name="run_failure_alerts", default_status=DefaultSensorStatus.RUNNING, monitor_all_code_locations=False)
+@run_failure_sensor(
+    name="run_failure_alerts",
+    default_status=DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description=(
+        "Writes every failed run to PA_ALERT_FILE (JSON lines), or posts it to PA_ALERT_WEBHOOK_URL; a "
+        "run Dagster retries is reported by its last retry only (one alert per failure)."
+    ),
+)
 def run_failure_alerts(context: RunFailureSensorContext) -> None:
-    """Writes every failed run to PA_ALERT_FILE (JSON lines), or posts it to PA_ALERT_WEBHOOK_URL;
-    a run Dagster retries is reported by its last retry only (one alert per failure)."""
     if will_be_retried(context.instance, context.dagster_run.run_id):
         context.log.info(f"run {context.dagster_run.run_id} failed and will be retried: no alert yet")
         return
@@ -85,18 +91,27 @@ def will_be_retried(instance, run_id: str) -> bool:
     return run is not None and run.tags.get(WILL_RETRY_TAG) == "true"
 
 
-@sensor(job=freshness_checks_job, minimum_interval_seconds=3600, default_status=DefaultSensorStatus.RUNNING)
+@sensor(
+    job=freshness_checks_job,
+    minimum_interval_seconds=3600,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Evaluates the latest-partition checks once an hour (they read only the Dagster instance).",
+)
 def freshness_checks_sensor(context: SensorEvaluationContext):
-    """Evaluates the latest-partition checks once an hour (they read only the Dagster instance)."""
     hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
     return RunRequest(run_key=f"freshness-{hour}")
 
 
-@sensor(minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
+@sensor(
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Fails the runs whose process died (killed, or Dagster stopped under them) and frees their DuckDB"
+        " writer slots, so that queued runs start without waiting for a new run to clean up; Dagster's "
+        "run retries then retry them (product_analytics/resources/recovery.py)."
+    ),
+)
 def dead_run_reaper(context: SensorEvaluationContext):
-    """Fails the runs whose process died (killed, or Dagster stopped under them) and frees
-    their DuckDB writer slots, so that queued runs start without waiting for a new run to
-    clean up; Dagster's run retries then retry them (product_analytics/resources/recovery.py)."""
     freed = free_slots_of_dead_runs(context.instance)
     for run_id in freed:
         context.log.info(f"run {run_id}: its process is gone; marked failed and its writer slots freed")

@@ -18,7 +18,6 @@ READER_COPY = AssetKey(["published", "reader_copy"])
     group_name="published",
     deps=[*(model_key(name) for name in public_models()), RETENTION, RETENTION_BY_ATTRIBUTE],
     kinds={"duckdb", "python"},
-    owners=["team:data-engineering"],
     pool=DUCKDB_WRITER_POOL,
     description=(
         "A read-only copy of every table of the marts and snapshots schemas, in its own DuckDB file "

@@ -26,7 +26,12 @@ RETENTION = AssetKey(["marts", "retention_cohorts"])
 RETENTION_BY_ATTRIBUTE = AssetKey(["marts", "retention_cohorts_by_attribute"])
 UPSTREAM = [model_key(name) for name in ("fct_events", "fct_sessions", "dim_user_properties", "int_devices_attributed")]
 ATTRIBUTES = ["first_platform", "first_utm_source", "country_at_signup", "first_game"]
-CHECKS = ["cohort_sizes_reconcile", "rates_between_0_and_1", "unbounded_retention_never_rises", "day_0_retention_is_1"]
+CHECKS = {  # name: what it asserts (retention/checks.py)
+    "cohort_sizes_reconcile": "At every grain, the cohorts' sizes add up to the visitors of fct_events up to the last processed day.",
+    "rates_between_0_and_1": "Every rate lies between 0 and 1, and no cohort retains more users than it holds.",
+    "unbounded_retention_never_rises": "Unbounded retention (active in that period or later) never rises from one period to the next.",
+    "day_0_retention_is_1": "Every cohort's finished period 0 retains all of its users.",
+}
 
 # First values per visitor, for breakdowns: a signed-up user's acquisition properties
 # (dim_user_properties), else the device's own first values (int_devices_attributed).
@@ -124,7 +129,7 @@ def write_table(conn, name: str, frame: pd.DataFrame) -> None:
             description="The same, broken down by each first-value acquisition attribute.",
         ),
     ],
-    check_specs=[AssetCheckSpec(name, asset=RETENTION, blocking=True) for name in CHECKS],
+    check_specs=[AssetCheckSpec(name, asset=RETENTION, blocking=True, description=text) for name, text in CHECKS.items()],
     pool=DUCKDB_WRITER_POOL,
 )
 def retention_cohorts(context: AssetExecutionContext, duckdb: Warehouse):

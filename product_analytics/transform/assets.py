@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, Config
-from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets, get_asset_key_for_model
+from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetSpec, Config
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets, get_asset_key_for_model
+from dagster_dbt.asset_utils import DAGSTER_DBT_PROJECT_METADATA_KEY
 from dagster_duckdb import DuckDBResource
+from dagster_shared.record import replace  # how AssetCheckSpec's own methods copy it
 
 from product_analytics.ingestion.schema import raw_table_exists
 from product_analytics.policies.freshness import FRESHNESS_POLICIES
@@ -29,15 +31,23 @@ SNAPSHOT_SELECTION = "resource_type:snapshot tag:snapshot_input"
 
 
 class ProductAnalyticsTranslator(DagsterDbtTranslator):
-    """Groups models by their top folder (staging, intermediate, marts); freshness from the
-    model's ``meta.freshness`` (owners come from ``meta.dagster.owners``, read by the default)."""
+    """Groups models by their top folder (staging, intermediate, marts) and the snapshots in
+    ``snapshots``; freshness from the model's ``meta.freshness``; a code reference to each
+    model's SQL file. Owners are set by group for every asset (policies/owners.py)."""
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
-        spec = super().get_asset_spec(manifest, unique_id, project)
+        # dagster-dbt's lookups (get_asset_key_for_model) find no project among the metadata
+        # (removed below): it is this one
+        spec = super().get_asset_spec(manifest, unique_id, project or dbt_project)
         props = self.get_resource_props(manifest, unique_id)
         fqn = props.get("fqn", [])
         if props["resource_type"] == "model" and len(fqn) > 2:
             spec = spec.replace_attributes(group_name=fqn[1])
+        elif props["resource_type"] == "snapshot":
+            spec = spec.replace_attributes(group_name="snapshots")
+        # dagster-dbt keeps the DbtProject object among the metadata, where the UI can only
+        # show it as unserializable; its paths are this project's own (project.py)
+        spec = spec.replace_attributes(metadata={k: v for k, v in spec.metadata.items() if k != DAGSTER_DBT_PROJECT_METADATA_KEY})
         freshness = props.get("meta", {}).get("freshness")
         if freshness is not None:
             if freshness not in FRESHNESS_POLICIES:
@@ -45,8 +55,44 @@ class ProductAnalyticsTranslator(DagsterDbtTranslator):
             spec = spec.replace_attributes(freshness_policy=FRESHNESS_POLICIES[freshness])
         return spec
 
+    def get_asset_check_spec(
+        self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        test = manifest["nodes"][unique_id]
+        return replace(spec, description=test.get("description") or check_description(test))
 
-translator = ProductAnalyticsTranslator()
+
+def check_description(test: Mapping[str, Any]) -> str:
+    """What a generic dbt test asserts, in words, from its kind and arguments (a test's own
+    ``description`` in the YAML comes first; singular tests have theirs in tests/*.yml)."""
+    kind = (test.get("test_metadata") or {}).get("name")
+    kwargs = (test.get("test_metadata") or {}).get("kwargs", {})
+    column = f"`{kwargs.get('column_name')}`"
+    if kind == "not_null":
+        text = f"{column} is never null"
+    elif kind == "unique":
+        text = f"No two rows have the same {column}"
+    elif kind == "unique_combination":
+        text = f"No two rows have the same ({', '.join(kwargs.get('columns', []))})"
+    elif kind == "accepted_values":
+        text = f"{column} is one of {', '.join(str(v) for v in kwargs.get('values', []))} (or null)"
+    elif kind == "between":
+        text = f"{column} lies between {kwargs.get('min_value')} and {kwargs.get('max_value')} (or is null)"
+    elif kind == "relationships":
+        target = str(kwargs.get("to", "")).removeprefix("ref('").removesuffix("')")
+        text = f"Every {column} is a `{kwargs.get('field')}` of {target}"
+    elif kind == "scd2_windows":
+        text = f"Per `{kwargs.get('key')}`, no version's window is empty, reversed or overlapping the next; at most one is current"
+    else:
+        raise ValueError(f"{test['unique_id']}: a dbt test without a description; write one in its YAML")
+    warns = str(test.get("config", {}).get("severity", "")).upper() == "WARN"
+    return text + (" (warns only)" if warns else "") + "."
+
+
+translator = ProductAnalyticsTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=True))
 
 
 @dbt_assets(

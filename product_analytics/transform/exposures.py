@@ -6,7 +6,7 @@ specs put each exposure in the asset graph, fed by the models it depends on.
 
 import json
 
-from dagster import AssetKey, AssetSpec
+from dagster import AssetKey, AssetSpec, CodeReferencesMetadataValue, LocalFileCodeReference
 
 from product_analytics.project import dbt_project
 from product_analytics.transform.assets import translator
@@ -24,7 +24,14 @@ def exposure_specs() -> list[AssetSpec]:
                 group_name="exposures",
                 kinds={"dashboard"},
                 description=exposure.get("description") or exposure.get("label"),
-                metadata={"owner": exposure.get("owner", {}).get("name"), "maturity": exposure.get("maturity")},
+                metadata={
+                    "owner": exposure.get("owner", {}).get("name"),
+                    "maturity": exposure.get("maturity"),
+                    # where it is declared: the exposure's YAML file
+                    "dagster/code_references": CodeReferencesMetadataValue(
+                        code_references=[LocalFileCodeReference(file_path=str(dbt_project.project_dir / exposure["original_file_path"]))]
+                    ),
+                },
             )
         )
     return specs
