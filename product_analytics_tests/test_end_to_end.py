@@ -7,7 +7,16 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
-from dagster import AssetKey, AssetSelection, DagsterInstance, Definitions, define_asset_job, in_process_executor, materialize
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    define_asset_job,
+    in_process_executor,
+    materialize,
+)
 
 from product_analytics.config import settings
 from product_analytics.definitions import defs
@@ -35,9 +44,46 @@ def test_ingestion_records_every_day_in_one_run(materialized):
     assert ingestion.success
     for table in ("events", "users", "posts", "orders"):
         assert instance.get_materialized_partitions(AssetKey(["raw", table])) == {d.isoformat() for d in DAYS}
-    metadata = instance.get_latest_materialization_event(AssetKey(["raw", "events"])).asset_materialization.metadata
-    assert metadata["rows"].value > 1000
-    assert metadata["duplicates"].value > 0
+    days = [_latest_metadata(instance, AssetKey(["raw", "events"]), day) for day in DAYS]
+    assert all(metadata["rows"].value > 200 for metadata in days)
+    assert sum(metadata["duplicates"].value for metadata in days) > 0
+
+
+def _latest_metadata(instance, key: AssetKey, day: date | None = None) -> dict:
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[day.isoformat()] if day else None), limit=1
+    ).records
+    return records[0].asset_materialization.metadata
+
+
+def test_every_table_asset_reports_its_rows_and_typed_columns_and_each_day_its_own(materialized):
+    instance, _, _ = materialized
+    with duckdb.connect(str(settings().duckdb_path), read_only=True) as conn:
+
+        def columns(schema: str, table: str) -> list[tuple[str, str]]:
+            query = "select column_name, lower(data_type) from information_schema.columns where table_schema = ? and table_name = ?"
+            return conn.execute(query + " order by ordinal_position", [schema, table]).fetchall()
+
+        # an unpartitioned mart, a snapshot and retention: the whole table
+        for schema, table in [("marts", "fct_sessions"), ("snapshots", "snap_users"), ("marts", "retention_cohorts")]:
+            metadata = _latest_metadata(instance, AssetKey([schema, table]))
+            assert metadata["dagster/row_count"].value == conn.execute(f"select count(*) from {schema}.{table}").fetchone()[0] > 0
+            shown = [(c.name, c.type) for c in metadata["dagster/column_schema"].schema.columns]
+            assert shown == columns(schema, table) and len(shown) > 5, table
+        described = {
+            c.name: c.description
+            for c in _latest_metadata(instance, AssetKey(["marts", "fct_sessions"]))["dagster/column_schema"].schema.columns
+        }
+        assert described["session_number"] == "1, 2, ... per visitor, in order of start."
+        # partitioned assets: the run's five days, and each day's partition its own count
+        for key, relation, column in [
+            (AssetKey(["raw", "events"]), "raw.events", "event_date"),
+            (AssetKey(["intermediate", "int_events_sessionized"]), "intermediate.int_events_sessionized", "session_start_at"),
+            (AssetKey(["staging", "stg_app__events"]), "staging.stg_app__events", "event_date"),
+        ]:
+            per_day = dict(conn.execute(f"select {column}::date, count(*) from {relation} group by 1").fetchall())
+            for day in DAYS:
+                assert _latest_metadata(instance, key, day)["dagster/row_count"].value == per_day[day] > 0, (key, day)
 
 
 def test_warehouse_holds_exactly_the_landed_events(materialized):

@@ -29,6 +29,7 @@ from product_analytics.ingestion.sources import EventSource
 from product_analytics.policies.freshness import DAILY_FRESHNESS
 from product_analytics.policies.partitions import daily_partitions, days_in_window, single_run_backfill
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
+from product_analytics.policies.table_figures import Window, materializations_per_day, table_figures
 from product_analytics.resources.transient import retried_when_transient
 from product_analytics.resources.warehouse import Warehouse
 
@@ -140,11 +141,15 @@ def raw_events(context: AssetExecutionContext, duckdb: Warehouse, event_source: 
         missed = event_source.late_days(conn, first_scanned, last_scanned)
         samples = quarantine_samples(conn, days)
         files = file_reconciliation(conn, days[0], days[-1])
-    metadata = event_metadata(stats, files)
+        figures, per_day = table_figures(conn, "raw.events", window=Window("event_date", days[0], days[-1]))
+    metadata = {**event_metadata(stats, files), **figures}
     metadata["available_at"] = MetadataValue.text(event_source.available_at().isoformat())
     metadata["quarantine_samples"] = MetadataValue.md(samples)
     metadata.update({f"source_{k}": v for k, v in scan.items()})
     yield MaterializeResult(metadata=metadata)
+    # each day's partition: that day's totals (the files table stays the run's)
+    of_day = {s.day: {k: v for k, v in event_metadata([s], []).items() if k != "files"} for s in stats}
+    yield from materializations_per_day(RAW_EVENTS, metadata, per_day, of_day)
     yield late_events_check(missed, first_scanned, last_scanned)
     yield quarantine_check(stats, event_source.quarantine_max_rate)
     yield reconciliation_check(stats, files)
@@ -262,9 +267,11 @@ def raw_source_tables(context: AssetExecutionContext, duckdb: Warehouse, event_s
             # transaction per day and table.
             held = _days_holding(conn, table, days[0], days[-1])
             rows = {day: load_source_day(conn, table, day, files[day]) if files[day] or day in held else 0 for day in days}
+            figures, per_day = table_figures(conn, f"raw.{table}", window=Window("snapshot_date", days[0], days[-1]))
             yield MaterializeResult(
                 asset_key=key,
                 metadata={
+                    **figures,
                     "rows_last_day": MetadataValue.int(rows[days[-1]]),
                     "days_without_image": MetadataValue.text(", ".join(str(d) for d in days if not files[d]) or "none"),
                     "days": MetadataValue.md(
@@ -272,4 +279,6 @@ def raw_source_tables(context: AssetExecutionContext, duckdb: Warehouse, event_s
                     ),
                 },
             )
+            shown = {**figures, "rows_last_day": MetadataValue.int(rows[days[-1]])}
+            yield from materializations_per_day(key, shown, per_day, {d: {"files": MetadataValue.int(len(files[d]))} for d in days})
         conn.execute("checkpoint")

@@ -15,6 +15,7 @@ from dagster import (
 
 from product_analytics.policies.freshness import DAILY_FRESHNESS
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
+from product_analytics.policies.table_figures import table_figures
 from product_analytics.resources.transient import retried_when_transient
 from product_analytics.resources.warehouse import Warehouse
 from product_analytics.retention.checks import check_retention_tables
@@ -148,6 +149,7 @@ def retention_cohorts(context: AssetExecutionContext, duckdb: Warehouse):
         write_table(conn, "marts.retention_cohorts_by_attribute", by_attribute)
         conn.execute("commit")
         results = check_retention_tables(conn, cutoff)
+        figures = {table: table_figures(conn, f"marts.{table}")[0] for table in ("retention_cohorts", "retention_cohorts_by_attribute")}
 
     labels, sizes, rates = daily_matrix(overall)
     day = overall[overall["grain"] == "day"]
@@ -165,9 +167,9 @@ def retention_cohorts(context: AssetExecutionContext, duckdb: Warehouse):
             "mean_day_7_retention": MetadataValue.float(mean_rate(7)),
             "daily_cohorts": MetadataValue.md(markdown_matrix(labels, sizes, rates)),
             "heatmap": MetadataValue.md(markdown_image(heatmap_png(labels, rates))),
-            "rows": MetadataValue.int(len(overall)),
+            **figures["retention_cohorts"],
         },
     )
-    yield MaterializeResult(asset_key=RETENTION_BY_ATTRIBUTE, metadata={"rows": MetadataValue.int(len(by_attribute))})
+    yield MaterializeResult(asset_key=RETENTION_BY_ATTRIBUTE, metadata=figures["retention_cohorts_by_attribute"])
     for result in results:
         yield AssetCheckResult(asset_key=RETENTION, **result)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetSpec, Config
+from dagster import AssetCheckSpec, AssetExecutionContext, AssetKey, AssetSpec, Config, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets, get_asset_key_for_model
 from dagster_dbt.asset_utils import DAGSTER_DBT_PROJECT_METADATA_KEY
 from dagster_duckdb import DuckDBResource
@@ -22,6 +22,7 @@ from product_analytics.ingestion.schema import raw_table_exists
 from product_analytics.policies.freshness import FRESHNESS_POLICIES
 from product_analytics.policies.partitions import daily_partitions, dbt_window_args, single_run_backfill
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
+from product_analytics.policies.table_figures import Window, drained, materializations_per_day, table_figures
 from product_analytics.project import dbt_project
 from product_analytics.resources.dbt import PRODUCTION_BUILD, DbtCli
 from product_analytics.transform import restatements
@@ -111,7 +112,7 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDB
     outside them whose messages another day's load took away are rebuilt first."""
     # A "checks only" launch from the UI has no partition: then dbt only runs the tests.
     if not (context.has_partition_key or context.has_partition_key_range):
-        yield from dbt.stream(PRODUCTION_BUILD, context)
+        yield from with_table_figures(context, duckdb, dbt.stream(PRODUCTION_BUILD, context))
         return
     window = context.partition_time_window
     start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
@@ -124,9 +125,38 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDB
         dbt.run_quietly([*PRODUCTION_BUILD, "--select", DAILY_SELECTION, *dbt_window_args(midnight, midnight + timedelta(days=1))])
 
     restatements.rebuild_restated_first(duckdb.get_connection, first, last, start_date, rebuild_day)
-    yield from dbt.stream([*PRODUCTION_BUILD, *dbt_window_args(start, end)], context)
+    yield from with_table_figures(context, duckdb, dbt.stream([*PRODUCTION_BUILD, *dbt_window_args(start, end)], context), (first, last))
     with duckdb.get_connection() as conn:
         restatements.forget_run(conn, first, last, start_date)
+
+
+def with_table_figures(context: AssetExecutionContext, duckdb: DuckDBResource, events, days: tuple[date, date] | None = None):
+    """The invocation's events once dbt has ended, each model's output with its row count and
+    typed columns (a daily model's: of the run's days, each day on its own partition too).
+    When dbt failed, what it built is reported without figures and its error raised."""
+    received, error = drained(events)
+    if error is not None:
+        yield from received
+        raise error
+    nodes = {
+        model_key(n["name"]): n
+        for n in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+        if n["resource_type"] in ("model", "snapshot")
+    }
+    per_day_events = []
+    with duckdb.get_connection() as conn:
+        for event in received:
+            node = nodes.get(context.assets_def.keys_by_output_name.get(event.output_name)) if isinstance(event, Output) else None
+            if node is not None:
+                config = node["config"]
+                column = config.get("event_time") or config.get("meta", {}).get("window_column")
+                window = Window(column, *days) if days and column else None
+                descriptions = {name: c.get("description", "") for name, c in node["columns"].items()}
+                figures, per_day = table_figures(conn, f"{node['schema']}.{node['alias']}", descriptions, window)
+                event = event.with_metadata({**event.metadata, **figures})
+                per_day_events += materializations_per_day(model_key(node["name"]), event.metadata, per_day)
+            yield event
+    yield from per_day_events
 
 
 def pending_images(duckdb: DuckDBResource) -> list[date]:
@@ -199,7 +229,7 @@ def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCli, duckdb
             record_observation(duckdb, day)
             context.log.info(f"observed the image of {day}")
     build = [*PRODUCTION_BUILD, "--full-refresh"] if config.full_refresh else PRODUCTION_BUILD
-    yield from dbt.stream(build, context, env=snapshot_env(days[-1]) if days else None)
+    yield from with_table_figures(context, duckdb, dbt.stream(build, context, env=snapshot_env(days[-1]) if days else None))
     if days:
         record_observation(duckdb, days[-1])
 
