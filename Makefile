@@ -44,7 +44,7 @@ test: setup
 
 ## ui: the Dagster UI on the demo's instance
 ui: setup
-	DAGSTER_HOME=$$($(BIN)/python -m product_analytics.config dagster-home) $(BIN)/dagster dev -w workspace.yaml
+	@DAGSTER_HOME=$$($(BIN)/python -m product_analytics.config dagster-home) $(BIN)/python -m product_analytics.ui
 
 ## bench: every benchmark figure (SPEC §8) at full scale: a table and benchmarks/results/latest.json
 bench: setup

@@ -122,6 +122,7 @@ class DagsterUI:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends the webserver, the daemon and code servers
+            preexec_fn=_default_signals,
         )
         log.close()
         try:
@@ -239,3 +240,56 @@ class DagsterUI:
                 return status
             time.sleep(1)
         raise UIError(f"run {run_id} did not finish within {timeout:.0f}s")
+
+
+# How long `make ui` waits for Dagster's own shutdown before it kills what is left.
+STOP_GRACE_SECONDS = 10.0
+
+
+def _default_signals() -> None:
+    """In the child, before exec: Ctrl-C and SIGTERM stop it, whatever the launching shell
+    ignored (a shell without job control ignores SIGINT in background commands, and Dagster
+    maps SIGTERM to whatever SIGINT does)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def serve(args: list[str]) -> int:
+    """`make ui`: `dagster dev -w workspace.yaml` (with ``args``) until Ctrl-C, SIGTERM or the
+    end of the process that started this one (make); then the webserver, the daemon, the
+    code servers and the runs they started are stopped, and after ``STOP_GRACE_SECONDS``
+    killed: no process is left."""
+    stop_requested: list[int] = []
+    signal.signal(signal.SIGINT, lambda number, frame: stop_requested.append(number))
+    signal.signal(signal.SIGTERM, lambda number, frame: stop_requested.append(number))
+    parent = os.getppid()
+    dagster = Path(sys.prefix) / "bin" / "dagster"
+    env = {**os.environ, "PATH": str(Path(sys.prefix) / "bin") + os.pathsep + os.environ.get("PATH", "")}
+    process = subprocess.Popen(
+        [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        start_new_session=True,  # one process group holding everything Dagster starts
+        preexec_fn=_default_signals,
+    )
+    while process.poll() is None and not stop_requested and os.getppid() == parent:
+        time.sleep(0.2)
+    if process.poll() is not None:
+        return process.returncode
+    print("\nstopping Dagster: webserver, daemon, code servers and their runs", flush=True)
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    try:  # whatever did not stop in time, and the children of processes that did
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+    print("Dagster stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1:]))
