@@ -107,6 +107,9 @@ def _done(started: float, detail: str = "") -> None:
     print(f"      done in {time.monotonic() - started:.1f}s {detail}".rstrip(), flush=True)
 
 
+PUBLIC_SCHEMAS = ("marts", "snapshots")
+
+
 def summary(conn) -> list[tuple[str, int]]:
     """Row counts of every table and view in the warehouse."""
     names = conn.execute(
@@ -128,6 +131,28 @@ def retention_figures(conn, days: tuple[int, ...] = (1, 3, 7)) -> list[tuple[int
         [list(days)],
     ).fetchall()
     return [(n, rate) for n, rate in rows]
+
+
+def print_results() -> None:
+    """The public tables' row counts first, then every other relation's, the quarantine and
+    the retention of the daily cohorts: the warehouse as a run left it."""
+    from product_analytics.resources.warehouse import warehouse
+
+    with warehouse().get_connection() as conn:  # Dagster has stopped: nothing else holds the file
+        tables, quarantined, retention = summary(conn), quarantine_counts(conn), retention_figures(conn)
+    public = [(name, rows) for name, rows in tables if name.split(".")[0] in PUBLIC_SCHEMAS]
+    print("      public tables (marts and snapshots; the readers' copy holds them):")
+    for name, rows in public:
+        print(f"        {name:<40} {rows:>12,}")
+    print("      the rest (raw, staging, intermediate):")
+    for name, rows in tables:
+        if (name, rows) not in public:
+            print(f"        {name:<40} {rows:>12,}")
+    if quarantined:
+        print("      quarantined rows (raw.quarantine): " + ", ".join(f"{reason} {n:,}" for reason, n in quarantined))
+    print("      retention of the daily cohorts (mean over finished cohorts):")
+    for n, rate in retention:
+        print(f"        day {n:>2}: {rate:.1%}")
 
 
 def main() -> None:
@@ -170,17 +195,7 @@ def main() -> None:
     print(f"      checks: {len(checks) - len(failed)} of {len(checks)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
 
     _step(4, "Summary")
-    from product_analytics.resources.warehouse import warehouse
-
-    with warehouse().get_connection() as conn:  # Dagster has stopped: nothing else holds the file
-        tables, quarantined, retention = summary(conn), quarantine_counts(conn), retention_figures(conn)
-    for name, rows in tables:
-        print(f"      {name:<40} {rows:>12,}")
-    if quarantined:
-        print("      quarantined rows (raw.quarantine): " + ", ".join(f"{reason} {n:,}" for reason, n in quarantined))
-    print("      retention of the daily cohorts (mean over finished cohorts):")
-    for n, rate in retention:
-        print(f"        day {n:>2}: {rate:.1%}")
+    print_results()
     run_id = runs[-1]["runId"] if runs else None
     print(f"\nOpen the UI with `make ui` (Dagster home {home}), then http://127.0.0.1:3000/runs/{run_id}")
     print(f"  the run holding the results: {run_id} (backfill {backfill_id}: Runs → Backfills)")

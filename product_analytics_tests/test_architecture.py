@@ -24,6 +24,7 @@ LAYERS = [
     "instance",
     "ui",
     "demo",
+    "backfill",
 ]
 RANK = {unit: rank for rank, unit in enumerate(LAYERS)}
 

@@ -65,3 +65,26 @@ def test_the_worked_example_gives_the_sessions_the_readme_shows(tmp_path):
     assert sessions == expected
     assert quarantine == [("2026-03-10", 7, "malformed_json")]
     assert users == [("user-1", "free"), ("user-2", "pro")]
+
+
+def test_the_command_line_backfill_runs_the_range_and_prints_a_summary_without_warnings(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PA_") and k != "DAGSTER_HOME"}
+    env.update(PA_DATA_DIR=str(tmp_path / "data"), PA_SIM_DAILY_USERS="20", PA_START_DATE="2026-11-01")
+    command = _block_after("<!-- cli-backfill -->")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", command], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    lines = [line for line in output.splitlines() if "Dagster's warnings:" not in line]
+    assert not [line for line in lines if re.search(r"warning|debug", line, re.I)], output
+    assert "dbt_daily_models: done" in output and "retention_cohorts: done" in output
+    passed, total = map(int, re.search(r"checks: (\d+) of (\d+) passed", output).groups())
+    assert passed == total > 100
+    summary = output[output.index("public tables") :]
+    assert summary.index("marts.fct_sessions") < summary.index("raw.events")  # the public tables first
+    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as conn:
+        days = conn.execute("select min(event_date)::varchar, max(event_date)::varchar from raw.event_loads").fetchone()
+        sessions = conn.execute("select count(*) from marts.fct_sessions").fetchone()[0]
+    assert days == ("2026-11-01", "2026-11-07")
+    assert f"marts.fct_sessions {sessions:>12,}".split() == summary[summary.index("marts.fct_sessions") :].split()[:2]

@@ -147,6 +147,7 @@ def test_an_asset_page_shows_its_row_count_typed_columns_owner_and_code_referenc
     text = " ".join(re.sub(r"<[^>]+>", " ", page).split())  # the page's words, as a reader sees them
     assert rows > 0 and f"Row count {rows:,} " in text
     assert "Owners analytics " in text and "fct_sessions.sql" in page
+    assert "unserializable" not in text  # no metadata row the UI cannot show
     listed = text[text.index("Column name Type Description") :]
     for column, kind in [("session_id", "varchar"), ("session_number", "bigint"), ("session_start_at", "timestamp")]:
         assert f" {column} {kind} " in listed, column

@@ -1,5 +1,6 @@
 """Raw ingestion assets, partitioned by UTC event day."""
 
+import hashlib
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
+    DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -146,10 +148,12 @@ def raw_events(context: AssetExecutionContext, duckdb: Warehouse, event_source: 
     metadata["available_at"] = MetadataValue.text(event_source.available_at().isoformat())
     metadata["quarantine_samples"] = MetadataValue.md(samples)
     metadata.update({f"source_{k}": v for k, v in scan.items()})
-    yield MaterializeResult(metadata=metadata)
+    # the loads' outcome is the data's version: the days' partitions record the same
+    version = hashlib.sha256(repr([(s.day, s.input_rows, s.rows, s.quarantined, s.duplicates) for s in stats]).encode()).hexdigest()[:24]
+    yield MaterializeResult(metadata=metadata, data_version=DataVersion(version))
     # each day's partition: that day's totals (the files table stays the run's)
     of_day = {s.day: {k: v for k, v in event_metadata([s], []).items() if k != "files"} for s in stats}
-    yield from materializations_per_day(RAW_EVENTS, metadata, per_day, of_day)
+    yield from materializations_per_day(RAW_EVENTS, metadata, per_day, of_day, version)
     yield late_events_check(missed, first_scanned, last_scanned)
     yield quarantine_check(stats, event_source.quarantine_max_rate)
     yield reconciliation_check(stats, files)

@@ -20,6 +20,7 @@ from dagster import AssetKey, AssetMaterialization, MetadataValue, TableColumn, 
 # longer backfill reports its range's (with a table of the days), so that it does not
 # write an event per day and asset.
 MAX_DAYS_REPORTED_APART = 31
+DATA_VERSION_TAG = "dagster/data_version"  # where Dagster keeps a materialization's data version
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,13 @@ def materializations_per_day(
     metadata: Mapping[str, MetadataValue],
     per_day: Mapping[date, int],
     of_day: Mapping[date, Mapping[str, MetadataValue]] | None = None,
+    data_version: str | None = None,
 ) -> list[AssetMaterialization]:
     """For a run of several days (up to ``MAX_DAYS_REPORTED_APART``), one materialization per
     day, recorded after the run's own: the run's metadata with that day's row count (and
-    ``of_day``'s figures of the day), which the UI shows when that partition is selected."""
+    ``of_day``'s figures of the day), which the UI shows when that partition is selected.
+    ``data_version``: the run's materialization's, when it has one (the days keep it, so
+    that the asset's latest materialization agrees with the run's)."""
     if not 1 < len(per_day) <= MAX_DAYS_REPORTED_APART:
         return []
     shared = {k: v for k, v in metadata.items() if k != "rows_per_day"}
@@ -90,6 +94,7 @@ def materializations_per_day(
             asset_key=key,
             partition=day.isoformat(),
             metadata={**shared, "dagster/row_count": MetadataValue.int(rows), **(of_day or {}).get(day, {})},
+            tags={DATA_VERSION_TAG: data_version} if data_version else None,
         )
         for day, rows in sorted(per_day.items())
     ]
