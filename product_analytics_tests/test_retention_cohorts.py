@@ -126,3 +126,18 @@ def test_matches_a_brute_force_reference(rows, end, grain):
     done = result.finished
     assert ((rate[done] >= 0) & (rate[done] <= 1)).all()
     assert (rate[done & (result.period_number == 0)] == 1).all()
+
+
+def test_the_mean_retention_of_a_day_is_a_number_once_a_cohort_has_finished_it_and_says_why_before():
+    import pandas as pd
+
+    from product_analytics.retention.assets import mean_retention
+
+    day = pd.DataFrame(
+        {
+            "period_number": [0, 1, 1, 1, 7],
+            "retention_rate": [1.0, 0.5, 0.25, None, None],  # two cohorts finished day 1; none day 7
+        }
+    )
+    assert mean_retention(day, 1).value == 0.375
+    assert mean_retention(day, 7).value == "not yet: no daily cohort has a finished day 7 (it takes 8 days of data)"

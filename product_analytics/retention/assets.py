@@ -112,6 +112,15 @@ def write_table(conn, name: str, frame: pd.DataFrame) -> None:
     conn.unregister("_frame")
 
 
+def mean_retention(day: pd.DataFrame, n: int) -> MetadataValue:
+    """The mean day-``n`` retention of the daily cohorts whose day ``n`` has ended; while none
+    has, a sentence saying so (never a blank number)."""
+    values = day.loc[day["period_number"] == n, "retention_rate"].dropna()
+    if not len(values):
+        return MetadataValue.text(f"not yet: no daily cohort has a finished day {n} (it takes {n + 1} days of data)")
+    return MetadataValue.float(round(float(values.mean()), 4))
+
+
 @multi_asset(
     specs=[
         AssetSpec(
@@ -154,17 +163,13 @@ def retention_cohorts(context: AssetExecutionContext, duckdb: Warehouse):
     labels, sizes, rates = daily_matrix(overall)
     day = overall[overall["grain"] == "day"]
 
-    def mean_rate(n: int) -> float:
-        values = day.loc[day["period_number"] == n, "retention_rate"].dropna()
-        return round(float(values.mean()), 4) if len(values) else float("nan")
-
     yield MaterializeResult(
         asset_key=RETENTION,
         metadata={
             "users": MetadataValue.int(int(activity["user_code"].nunique())),
             "data_through": MetadataValue.text(str(np.datetime64(int(last_day), "D"))),
-            "mean_day_1_retention": MetadataValue.float(mean_rate(1)),
-            "mean_day_7_retention": MetadataValue.float(mean_rate(7)),
+            "mean_day_1_retention": mean_retention(day, 1),
+            "mean_day_7_retention": mean_retention(day, 7),
             "daily_cohorts": MetadataValue.md(markdown_matrix(labels, sizes, rates)),
             "heatmap": MetadataValue.md(markdown_image(heatmap_png(labels, rates))),
             **figures["retention_cohorts"],
