@@ -75,6 +75,17 @@ def test_every_table_asset_reports_its_rows_and_typed_columns_and_each_day_its_o
             for c in _latest_metadata(instance, AssetKey(["marts", "fct_sessions"]))["dagster/column_schema"].schema.columns
         }
         assert described["session_number"] == "1, 2, ... per visitor, in order of start."
+        retention = _latest_metadata(instance, AssetKey(["marts", "retention_cohorts"]))
+        assert all(c.description for c in retention["dagster/column_schema"].schema.columns)
+        # the funnel's table: its latest day's steps and the totals to date, as the mart holds them
+        funnel = _latest_metadata(instance, AssetKey(["marts", "agg_product_funnel_daily"]))
+        latest = conn.execute(
+            "select viewed_sessions, added_sessions, checkout_sessions, ordered_sessions, viewed_sessions_to_date, added_sessions_to_date,"
+            " checkout_sessions_to_date, ordered_sessions_to_date from marts.agg_product_funnel_daily order by session_date desc limit 1"
+        ).fetchone()
+        shown = [r.data for r in funnel["funnel"].records]
+        assert [r["latest_day"] for r in shown] + [r["to_date"] for r in shown] == list(latest) and latest[0] > 0
+        assert funnel["funnel_latest_day"].value == max(DAYS).isoformat()
         # partitioned assets: the run's five days, and each day's partition its own count
         for key, relation, column in [
             (AssetKey(["raw", "events"]), "raw.events", "event_date"),

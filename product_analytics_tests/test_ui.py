@@ -1,6 +1,7 @@
 """The UI for real: `dagster dev -w workspace.yaml` on a free port against a temporary
 instance, driven through GraphQL, and pages rendered in headless Chromium: the asset
-graph, and fct_sessions' page with its row count, typed columns, owner and code link.
+graph; fct_sessions' page with its row count, typed columns, owner and code link; retention's
+and the funnel's pages with their pictures and tables.
 
 The screenshot is kept as a test artifact in ``test-artifacts/`` at the repository root.
 """
@@ -9,8 +10,10 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import time
+import urllib.request
 
 import duckdb
 import pytest
@@ -136,7 +139,14 @@ def _rendered(url: str) -> str:
     return dom.stdout
 
 
-def test_an_asset_page_shows_its_row_count_typed_columns_owner_and_code_reference(ui):
+def _screenshot(url: str, path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--window-size")] + ["--window-size=1600,2600"]  # the page's length
+    shot = subprocess.run([chromium, *flags, f"--screenshot={path}", url], capture_output=True, text=True, timeout=180)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+
+
+def test_asset_pages_show_row_counts_typed_columns_owners_code_references_and_pictures(ui):
     run_id = ui.launch_run("daily_pipeline", tags={"dagster/partition": "2026-03-11"})
     assert ui.wait_for_run(run_id, timeout=900) == "SUCCESS"
     with duckdb.connect(str(ui.root / "data" / "warehouse.duckdb"), read_only=True) as conn:
@@ -151,6 +161,23 @@ def test_an_asset_page_shows_its_row_count_typed_columns_owner_and_code_referenc
     listed = text[text.index("Column name Type Description") :]
     for column, kind in [("session_id", "varchar"), ("session_number", "bigint"), ("session_start_at", "timestamp")]:
         assert f" {column} {kind} " in listed, column
+
+    # retention's page: the heatmap in place (an image the webserver serves) and the whole
+    # cohort table; the funnel's page: its chart and its table
+    for asset, picture, words in [
+        ("marts/retention_cohorts", "retention_heatmap", "cohort users " + " ".join(f"day_{n}" for n in range(15)) + " "),
+        ("marts/agg_product_funnel_daily", "session_funnel", "step latest_day latest_day_share to_date to_date_share page viewed "),
+    ]:
+        page = _rendered(f"{ui.url}/assets/{asset}")
+        (ARTIFACTS / f"{picture}_page.html").write_text(page)
+        _screenshot(f"{ui.url}/assets/{asset}", ARTIFACTS / f"{picture}_page.png")
+        address = f"/logs/pictures/{run_id}/{picture}/png"
+        assert f'src="{address}"' in page, f"{picture} not shown on {asset}'s page"
+        with urllib.request.urlopen(f"{ui.url}{address}", timeout=30) as response:
+            png = response.read()
+            assert response.headers["content-type"] == "image/png"
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] > 400
+        assert words in " ".join(re.sub(r"<[^>]+>", " ", page).split()), f"{asset}'s table not shown"
 
 
 def _run_building_the_daily_models(instance: DagsterInstance, backfill_id: str, timeout: float) -> str:

@@ -45,7 +45,7 @@ class Warehouse(DuckDBResource):
         """Before the run's first step: give back the writer slots of runs that were killed."""
         if context.instance is None:
             return
-        run_id = context.dagster_run.run_id if context.dagster_run else None
+        run_id = context.run.run_id if context.run else None
         for freed in free_slots_of_dead_runs(context.instance, run_id):
             context.log.warning(f"run {freed} held a DuckDB writer slot but its process is gone: marked failed, slot freed")
 

@@ -14,13 +14,14 @@ from dagster import (
 )
 
 from product_analytics.policies.freshness import DAILY_FRESHNESS
+from product_analytics.policies.pictures import picture
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
 from product_analytics.policies.table_figures import table_figures
 from product_analytics.resources.transient import retried_when_transient
 from product_analytics.resources.warehouse import Warehouse
 from product_analytics.retention.checks import check_retention_tables
 from product_analytics.retention.cohorts import GRAINS, retention, to_frame
-from product_analytics.retention.render import daily_matrix, heatmap_png, markdown_image, markdown_matrix
+from product_analytics.retention.render import cohort_table, daily_matrix, heatmap_png
 from product_analytics.transform.assets import model_key
 
 RETENTION = AssetKey(["marts", "retention_cohorts"])
@@ -32,6 +33,19 @@ CHECKS = {  # name: what it asserts (retention/checks.py)
     "rates_between_0_and_1": "Every rate lies between 0 and 1, and no cohort retains more users than it holds.",
     "unbounded_retention_never_rises": "Unbounded retention (active in that period or later) never rises from one period to the next.",
     "day_0_retention_is_1": "Every cohort's finished period 0 retains all of its users.",
+}
+
+COLUMNS = {  # what each column of the two tables holds (docs/retention.md)
+    "attribute_name": "The acquisition attribute of the breakdown: first_platform, first_utm_source, country_at_signup or first_game.",
+    "attribute_value": "The visitors' first value of that attribute ('(unknown)' when the visitor has none).",
+    "grain": "The cohorts' period: day (UTC calendar day), week (ISO, Monday to Sunday) or month.",
+    "cohort_period": "The first day of the period of the cohort's first activity.",
+    "period_number": "N: periods since the cohort's period (0 is the cohort's own period).",
+    "cohort_size": "Visitors whose first activity falls in the cohort's period; the denominator of every rate.",
+    "retained_users": "The cohort's visitors active in period N; null while period N has not ended.",
+    "retention_rate": "retained_users / cohort_size; null while period N has not ended.",
+    "unbounded_retained_users": "The cohort's visitors active in period N or any later period of the data; null until period N ends.",
+    "unbounded_retention_rate": "unbounded_retained_users / cohort_size: it never rises with N; null until period N ends.",
 }
 
 # First values per visitor, for breakdowns: a signed-up user's acquisition properties
@@ -158,7 +172,8 @@ def retention_cohorts(context: AssetExecutionContext, duckdb: Warehouse):
         write_table(conn, "marts.retention_cohorts_by_attribute", by_attribute)
         conn.execute("commit")
         results = check_retention_tables(conn, cutoff)
-        figures = {table: table_figures(conn, f"marts.{table}")[0] for table in ("retention_cohorts", "retention_cohorts_by_attribute")}
+        tables = ("retention_cohorts", "retention_cohorts_by_attribute")
+        figures = {table: table_figures(conn, f"marts.{table}", COLUMNS)[0] for table in tables}
 
     labels, sizes, rates = daily_matrix(overall)
     day = overall[overall["grain"] == "day"]
@@ -170,8 +185,10 @@ def retention_cohorts(context: AssetExecutionContext, duckdb: Warehouse):
             "data_through": MetadataValue.text(str(np.datetime64(int(last_day), "D"))),
             "mean_day_1_retention": mean_retention(day, 1),
             "mean_day_7_retention": mean_retention(day, 7),
-            "daily_cohorts": MetadataValue.md(markdown_matrix(labels, sizes, rates)),
-            "heatmap": MetadataValue.md(markdown_image(heatmap_png(labels, rates))),
+            "heatmap": picture(
+                context.instance, context.run.run_id, "retention_heatmap", heatmap_png(labels, rates), "daily retention heatmap"
+            ),
+            "daily_cohorts": cohort_table(labels, sizes, rates),
             **figures["retention_cohorts"],
         },
     )

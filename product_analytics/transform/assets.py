@@ -26,6 +26,7 @@ from product_analytics.policies.table_figures import Window, drained, materializ
 from product_analytics.project import dbt_project
 from product_analytics.resources.dbt import PRODUCTION_BUILD, DbtCli
 from product_analytics.transform import restatements
+from product_analytics.transform.funnel_chart import FUNNEL_MODEL, funnel_figures
 
 DAILY_SELECTION = "tag:daily"
 SNAPSHOT_SELECTION = "resource_type:snapshot tag:snapshot_input"
@@ -152,7 +153,10 @@ def with_table_figures(context: AssetExecutionContext, duckdb: DuckDBResource, e
                 column = config.get("event_time") or config.get("meta", {}).get("window_column")
                 window = Window(column, *days) if days and column else None
                 descriptions = {name: c.get("description", "") for name, c in node["columns"].items()}
-                figures, per_day = table_figures(conn, f"{node['schema']}.{node['alias']}", descriptions, window)
+                relation = f"{node['schema']}.{node['alias']}"
+                figures, per_day = table_figures(conn, relation, descriptions, window)
+                if node["name"] == FUNNEL_MODEL:
+                    figures.update(funnel_figures(conn, relation, context.instance, context.run.run_id))
                 event = event.with_metadata({**event.metadata, **figures})
                 per_day_events += materializations_per_day(model_key(node["name"]), event.metadata, per_day)
             yield event
