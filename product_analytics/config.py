@@ -15,6 +15,10 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 DUCKDB_FILE_NAME = "warehouse.duckdb"  # its stem is the database name in dbt's manifest
+DEFAULT_START_DATE = "2026-09-01"
+# In the data folder: the first day `make demo` gave a new warehouse, the start date when
+# PA_START_DATE is not set (so the partitions start where the demo's data does).
+START_DATE_RECORD = "start_date"
 
 
 class ConfigError(ValueError):
@@ -108,6 +112,36 @@ class Settings:
         return self.data_dir / "simulator_truth"
 
 
+def recorded_start_date(data_dir: Path) -> str | None:
+    """The start date recorded in the data folder by ``record_start_date``, if any."""
+    record = data_dir / START_DATE_RECORD
+    if not record.exists():
+        return None
+    return record.read_text().strip() or None
+
+
+def start_date_chosen(data_dir: Path) -> bool:
+    """Whether PA_START_DATE is set or the data folder has recorded a start date."""
+    return bool(_env("PA_START_DATE", "")) or recorded_start_date(data_dir) is not None
+
+
+def record_start_date(data_dir: Path, day: date) -> None:
+    """Make ``day`` the data folder's start date for every later process without PA_START_DATE."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / START_DATE_RECORD).write_text(f"{day.isoformat()}\n")
+
+
+def _start_date(data_dir: Path) -> date:
+    recorded = recorded_start_date(data_dir)
+    if _env("PA_START_DATE", "") or recorded is None:
+        return _date("PA_START_DATE", DEFAULT_START_DATE)
+    try:
+        return date.fromisoformat(recorded)
+    except ValueError as exc:
+        record = data_dir / START_DATE_RECORD
+        raise ConfigError(f"{record} holds {recorded!r}, not a date (YYYY-MM-DD): correct it or set PA_START_DATE") from exc
+
+
 def settings() -> Settings:
     data_dir = Path(_env("PA_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser().resolve()
     duckdb_path = Path(_env("PA_DUCKDB_PATH", str(data_dir / DUCKDB_FILE_NAME))).expanduser().resolve()
@@ -123,7 +157,7 @@ def settings() -> Settings:
         data_dir=data_dir,
         duckdb_path=duckdb_path,
         dagster_home=Path(_env("DAGSTER_HOME", str(data_dir / "dagster_home"))).expanduser().resolve(),
-        start_date=_date("PA_START_DATE", "2026-09-01"),
+        start_date=_start_date(data_dir),
         sim_seed=_int("PA_SIM_SEED", 42, 0),
         sim_daily_users=_int("PA_SIM_DAILY_USERS", 500, 10),
         ingest_clock=clock,

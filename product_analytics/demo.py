@@ -16,7 +16,7 @@ import time
 import warnings
 from datetime import UTC, date, datetime, timedelta
 
-from product_analytics.config import settings
+from product_analytics.config import record_start_date, settings, start_date_chosen
 from product_analytics.instance import ensure_dagster_home
 
 DEMO_DAYS = 7
@@ -83,24 +83,103 @@ def _step(number: int, text: str) -> float:
     return time.monotonic()
 
 
+def _run_events() -> dict:
+    from dagster import DagsterEventType
+
+    return {
+        DagsterEventType.RUN_ENQUEUED: "queued",
+        DagsterEventType.RUN_START: "started",
+        DagsterEventType.RUN_SUCCESS: "succeeded (the backfill daemon marks the backfill done at its next pass, within 30 s)",
+        DagsterEventType.RUN_FAILURE: "failed",
+    }
+
+
+def progress_line(entry) -> str | None:
+    """What an event of a run tells the demo's reader: a step starting or failing, or a dbt
+    model finished (the dbt steps log ``dbt 12/35 int_sessions``)."""
+    from dagster import DagsterEventType
+
+    from product_analytics.transform.assets import PROGRESS_PREFIX
+
+    event, run_events = entry.dagster_event, _run_events()
+    if event is not None and event.event_type in run_events:
+        return f"run {entry.run_id[:8]} {run_events[event.event_type]}"
+    if event is not None and event.event_type == DagsterEventType.STEP_START:
+        return f"{entry.step_key}"
+    if event is not None and event.event_type == DagsterEventType.STEP_FAILURE:
+        return f"{entry.step_key} failed"
+    if event is None and entry.step_key and entry.user_message.startswith(PROGRESS_PREFIX):
+        return f"{entry.step_key}: {entry.user_message}"
+    return None
+
+
 @contextlib.contextmanager
-def _ticker(started: float, every: float = 15.0):
-    """Print the elapsed time now and then while a long step runs."""
+def _progress(instance, backfill_id: str, started: float, every: float = 1.0, quiet_for: float = 15.0):
+    """Print what the backfill's runs do while they do it: each step as it starts and each
+    dbt model as it finishes; the elapsed time when nothing new happened for a while."""
+    from dagster import RunsFilter
+
     stop = threading.Event()
     out = sys.stdout
+    cursors: dict[str, str | None] = {}
 
-    def tick() -> None:
+    def poll() -> None:
+        last_line = time.monotonic()
         while not stop.wait(every):
-            out.write(f"      ... {time.monotonic() - started:.0f}s\n")
+            try:
+                runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
+                for run in reversed(runs):  # oldest first
+                    connection = instance.get_records_for_run(run.run_id, cursor=cursors.get(run.run_id))
+                    cursors[run.run_id] = connection.cursor
+                    for record in connection.records:
+                        line = progress_line(record.event_log_entry)
+                        if line:
+                            out.write(f"      {time.monotonic() - started:>5.0f}s  {line}\n")
+                            last_line = time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - progress is only shown: the wait goes on
+                out.write(f"      (progress not read this time: {exc})\n")
+            if time.monotonic() - last_line >= quiet_for:
+                waiting = "" if cursors else " (the backfill daemon creates the run at its next pass, within 30 s)"
+                out.write(f"      {time.monotonic() - started:>5.0f}s  ...{waiting}\n")
+                last_line = time.monotonic()
             out.flush()
 
-    thread = threading.Thread(target=tick, daemon=True)
+    thread = threading.Thread(target=poll, daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join()
+
+
+FRESHNESS_STATUS = """
+{ assetNodes { assetKey { path } freshnessStatusInfo { freshnessStatus } } }
+"""
+FRESHNESS_INTERVAL_SECONDS = 5  # the demo's daemon evaluates freshness policies this often (Dagster: 30)
+
+
+def evaluate_freshness(ui, instance, timeout: float = 60.0) -> str:
+    """Freshness as the UI shows it once the data is in: the ``freshness_checks`` job (the
+    latest partitions exist), then the daemon's next evaluation of the freshness policies."""
+    run_id = ui.launch_run("freshness_checks")
+    ui.wait_for_run(run_id, timeout=600)
+    latest = check_evaluations(instance, run_id)
+    missing = [c.asset_key.to_user_string() for c in latest if not c.passed]
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = ui.graphql(FRESHNESS_STATUS)["assetNodes"]
+        statuses = {"/".join(n["assetKey"]["path"]): n["freshnessStatusInfo"]["freshnessStatus"] for n in nodes if n["freshnessStatusInfo"]}
+        if all(status == "HEALTHY" for status in statuses.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    stale = sorted(f"{key} {status.lower()}" for key, status in statuses.items() if status != "HEALTHY")
+    return (
+        f"latest partition loaded on {len(latest) - len(missing)} of {len(latest)} assets"
+        + (f" (missing on {', '.join(missing)})" if missing else "")
+        + f"; {len(statuses) - len(stale)} of {len(statuses)} freshness policies pass"
+        + (f" (not: {', '.join(stale)})" if stale else "")
+    )
 
 
 def _done(started: float, detail: str = "") -> None:
@@ -167,6 +246,11 @@ def main() -> None:
     from product_analytics.ui import DagsterUI
 
     today = datetime.now(UTC).date()
+    if s.source == "simulator" and not start_date_chosen(s.data_dir) and not s.duckdb_path.exists():
+        # A new warehouse without PA_START_DATE: its partitions start on the first simulated
+        # day (no "missing" days before it in the UI), for every later process too.
+        record_start_date(s.data_dir, demo_window(today, date.min)[0])
+        s = settings()
     if s.source == "files":
         started = _step(1, f"Reading the files under {s.events_dir}")
         first, last = file_window(today, s.start_date)
@@ -179,20 +263,23 @@ def main() -> None:
     started = _step(2, "Starting Dagster (webserver and daemon) on the instance, as `make ui` does")
     log_file = s.data_dir / "logs" / "demo_dagster.log"
     partitions = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-    with DagsterUI(home, log_file) as ui:
+    env = {**os.environ, "FRESHNESS_DAEMON_INTERVAL_SECONDS": str(FRESHNESS_INTERVAL_SECONDS)}
+    with DagsterUI(home, log_file, env=env) as ui:
         _done(started, f"({ui.url}, output in {log_file})")
         started = _step(3, f"Backfilling daily_pipeline over {len(partitions)} days: one run for the range, launched as the UI does")
         backfill_id = ui.launch_job_backfill("daily_pipeline", partitions, title=f"make demo {first} .. {last}")
-        with _ticker(started):
+        with _progress(DagsterInstance.get(), backfill_id, started):
             backfill = ui.wait_for_backfill(backfill_id, timeout=3600)
         runs = backfill["runs"]
         _done(started, f"(backfill {backfill_id}: {backfill['status']}, runs {', '.join(r['runId'] + ' ' + r['status'] for r in runs)})")
+        succeeded = backfill["status"] == "COMPLETED_SUCCESS" and runs and all(r["status"] == "SUCCESS" for r in runs)
+        freshness = evaluate_freshness(ui, DagsterInstance.get()) if succeeded else "not evaluated: the backfill failed"
 
     instance = DagsterInstance.get()
-    succeeded = backfill["status"] == "COMPLETED_SUCCESS" and runs and all(r["status"] == "SUCCESS" for r in runs)
     checks = [c for r in runs for c in check_evaluations(instance, r["runId"])]
     failed = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
     print(f"      checks: {len(checks) - len(failed)} of {len(checks)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(f"      freshness, evaluated after the backfill: {freshness}")
 
     _step(4, "Summary")
     print_results()

@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
-from product_analytics.config import ConfigError, settings
+from product_analytics.config import ConfigError, record_start_date, settings, start_date_chosen
 from product_analytics.demo import demo_window
 from product_analytics.policies.partitions import days_in_window
 
@@ -17,6 +17,20 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     assert s.landing_dir == tmp_path / "landing" / "simulator"
     assert s.start_date == date(2026, 3, 1)
     assert s.ingest_clock == datetime(2026, 4, 1)
+
+
+def test_a_data_folder_keeps_the_start_date_recorded_for_it_unless_pa_start_date_is_set(monkeypatch, tmp_path):
+    monkeypatch.setenv("PA_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("PA_START_DATE")
+    assert settings().start_date == date(2026, 9, 1) and not start_date_chosen(tmp_path)
+    record_start_date(tmp_path, date(2026, 11, 25))
+    assert settings().start_date == date(2026, 11, 25) and start_date_chosen(tmp_path)
+    monkeypatch.setenv("PA_START_DATE", "2026-10-01")  # the variable wins
+    assert settings().start_date == date(2026, 10, 1)
+    (tmp_path / "start_date").write_text("next week\n")
+    monkeypatch.delenv("PA_START_DATE")
+    with pytest.raises(ConfigError, match="start_date holds 'next week', not a date"):
+        settings()
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,12 @@ def test_the_worked_example_gives_the_sessions_the_readme_shows(tmp_path):
     assert "failed: raw/events:quarantine_rate_within_threshold" in result.stdout
     passed, total = map(int, re.search(r"checks: (\d+) of (\d+) passed", result.stdout).groups())
     assert total - passed == 1 and total > 100
+    # progress while it ran: each step, each dbt model as it finished; freshness at the end
+    # (the files end in March: yesterday's partition is missing, the policies pass)
+    assert re.search(r"s  dbt_daily_models: dbt (\d+)/\1 \w+\n", result.stdout)
+    assert re.search(r"s  dbt_unpartitioned_models: dbt (\d+)/\1 \w+\n", result.stdout)  # every model reported
+    assert "latest partition loaded on 0 of 2 assets (missing on intermediate/int_sessions_aggregated, raw/events)" in result.stdout
+    assert re.search(r"; (\d+) of \1 freshness policies pass\n", result.stdout)
 
     expected = _sessions_table()
     assert len(expected) == 4

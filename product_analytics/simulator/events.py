@@ -312,13 +312,16 @@ class DayGenerator:
         person = np.concatenate([person, referred])
         inst = np.concatenate([inst, r_inst])
         device = np.concatenate([device, np.zeros(len(referred), dtype=np.int64)])
-        inst_time = np.where(inst >= 0, instances["time_ms"][np.maximum(inst, 0)], 0)
+        # -1 (no instance) reads the appended default: the instances may be none at all (a
+        # launch day whose referred newcomers found no early share)
+        pick = np.where(inst >= 0, inst, -1)
+        inst_time = np.append(instances["time_ms"], 0)[pick]
         start = np.where(
             inst >= 0,
             inst_time + np.concatenate([delay, r_delay]),
             _special_start(self.cfg, p["pid"][person], d),
         )
-        is_invite = np.where(inst >= 0, instances["is_invite"][np.maximum(inst, 0)], False)
+        is_invite = np.append(instances["is_invite"], False)[pick]
         lead = np.where(
             inst < 0, _open_block(p["platform"][person, device]), np.where(is_invite, BLOCK_CODE["join_invite"], BLOCK_CODE["join_share"])
         )
@@ -330,7 +333,7 @@ class DayGenerator:
             lead,
             instance=inst,
             channel=first_touch,
-            favorite_game=np.where(inst >= 0, instances["game"][np.maximum(inst, 0)], self._games(len(person))),
+            favorite_game=np.where(inst >= 0, np.append(instances["game"], 0)[pick], self._games(len(person))),
         )
 
     # ------------------------------------------------------------ events

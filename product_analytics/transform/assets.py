@@ -29,6 +29,7 @@ from product_analytics.transform import restatements
 from product_analytics.transform.funnel_chart import FUNNEL_MODEL, funnel_figures
 
 DAILY_SELECTION = "tag:daily"
+PROGRESS_PREFIX = "dbt "  # a dbt step's progress messages in the run's log
 SNAPSHOT_SELECTION = "resource_type:snapshot tag:snapshot_input"
 
 
@@ -135,7 +136,7 @@ def with_table_figures(context: AssetExecutionContext, duckdb: DuckDBResource, e
     """The invocation's events once dbt has ended, each model's output with its row count and
     typed columns (a daily model's: of the run's days, each day on its own partition too).
     When dbt failed, what it built is reported without figures and its error raised."""
-    received, error = drained(events)
+    received, error = drained(with_progress(context, events))
     if error is not None:
         yield from received
         raise error
@@ -161,6 +162,17 @@ def with_table_figures(context: AssetExecutionContext, duckdb: DuckDBResource, e
                 per_day_events += materializations_per_day(model_key(node["name"]), event.metadata, per_day)
             yield event
     yield from per_day_events
+
+
+def with_progress(context: AssetExecutionContext, events):
+    """The events as they come, each model or snapshot dbt finishes logged at once
+    (``dbt 12/35 int_sessions``): the run's log and `make demo` show where dbt is."""
+    total, done = len(context.selected_asset_keys), 0
+    for event in events:
+        if isinstance(event, Output):
+            done += 1
+            context.log.info(f"{PROGRESS_PREFIX}{done}/{total} {context.assets_def.keys_by_output_name[event.output_name].path[-1]}")
+        yield event
 
 
 def pending_images(duckdb: DuckDBResource) -> list[date]:
