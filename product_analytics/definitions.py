@@ -9,7 +9,7 @@ from product_analytics.automation.sensors import dead_run_reaper, freshness_chec
 from product_analytics.ingestion.assets import raw_events, raw_source_tables
 from product_analytics.ingestion.sources import event_source
 from product_analytics.policies.owners import owned
-from product_analytics.publishing.assets import reader_copy
+from product_analytics.publishing.assets import audit_runs, reader_copy
 from product_analytics.resources.dbt import dbt_cli
 from product_analytics.resources.warehouse import warehouse
 from product_analytics.retention.assets import retention_cohorts
@@ -22,7 +22,7 @@ from product_analytics.transform.exposures import exposure_specs
 assets = map_asset_specs(
     owned,
     [
-        *with_source_code_references([raw_events, raw_source_tables, retention_cohorts, reader_copy]),
+        *with_source_code_references([raw_events, raw_source_tables, retention_cohorts, reader_copy, audit_runs]),
         dbt_daily_models,
         dbt_unpartitioned_models,
         *exposure_specs(),

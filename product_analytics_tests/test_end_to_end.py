@@ -45,7 +45,7 @@ def test_ingestion_records_every_day_in_one_run(materialized):
     for table in ("events", "users", "posts", "orders"):
         assert instance.get_materialized_partitions(AssetKey(["raw", table])) == {d.isoformat() for d in DAYS}
     days = [_latest_metadata(instance, AssetKey(["raw", "events"]), day) for day in DAYS]
-    assert all(metadata["rows"].value > 200 for metadata in days)
+    assert all(metadata["rows_loaded"].value > 200 for metadata in days)
     assert sum(metadata["duplicates"].value for metadata in days) > 0
 
 
@@ -264,3 +264,56 @@ def test_a_five_day_backfill_equals_a_day_by_day_build(materialized, tmp_path, m
         assert (table, differ, counts[0]) == (table, 0, counts[1])
     loaded = conn.execute("select count(*) from backfill.raw.events").fetchall()[0][0]
     assert loaded == conn.execute("select count(*) from by_day.raw.events").fetchall()[0][0] > 5000
+
+
+def test_the_audit_trail_holds_one_row_per_asset_of_each_run_with_its_figures(materialized):
+    instance, ingestion, models = materialized
+    with duckdb.connect(str(settings().duckdb_path), read_only=True) as conn:
+        columns = "asset_key, job_name, first_day, last_day, status, dbt_node, rows_loaded, rows_quarantined, rows_written, row_count"
+        columns += ", seconds, checks_passed, checks_failed, checks_warned"
+        found = conn.execute(f"select {columns}, step from audit.audit_runs where run_id = ?", [ingestion.run_id]).fetchall()
+        loaded = conn.execute("select count(*) from raw.events where event_date between ? and ?", [DAYS[0], DAYS[-1]]).fetchone()[0]
+        quarantined = conn.execute(
+            "select count(*) from raw.quarantine where source = 'events' and partition_date between ? and ?", [DAYS[0], DAYS[-1]]
+        ).fetchone()[0]
+        refreshed = conn.execute("select asset_key, job_name, first_day from audit.audit_runs where run_id = ?", [models.run_id]).fetchall()
+        sessionized = conn.execute(
+            "select count(*) from intermediate.int_events_sessionized where session_start_at::date between ? and ?", [DAYS[0], DAYS[-1]]
+        ).fetchone()[0]
+    # one row per step and asset: an asset checked in a step of its own has a second row
+    check_step = "marts__fct_social_sessions_social_inference_matches_simulator_truth"
+    assert [(r[0], r[-1]) for r in found if r[-1] == check_step] == [("marts/fct_social_sessions", check_step)]
+    rows = {r[0]: r for r in found if r[-1] != check_step}
+    assert len(rows) == len(found) - 1
+    # every asset the run materialized, but the trail's own asset, which shows the rows
+    materialized_keys = {e.asset_key.to_user_string() for e in ingestion.get_asset_materialization_events()}
+    assert set(rows) == materialized_keys - {"audit/audit_runs"}
+    assert all(r[1:5] == ("daily_pipeline", DAYS[0], DAYS[-1], "success") for r in rows.values())
+    # ingestion: loaded and quarantined as the warehouse holds them, all of it written
+    raw = rows["raw/events"]
+    assert (raw[6], raw[7], raw[8], raw[9]) == (loaded, quarantined, loaded, loaded) and loaded > 0 and raw[5] is None
+    # each asset's checks, as the run evaluated them
+    checks: dict[str, list[bool]] = {}
+    for evaluation in ingestion.get_asset_check_evaluations():
+        checks.setdefault(evaluation.asset_key.to_user_string(), []).append(evaluation.passed)
+    for key in rows:
+        passed, not_passed = (sum(r[i] for r in found if r[0] == key) for i in (11, 12))
+        warned = sum(r[13] for r in found if r[0] == key)
+        assert (passed, not_passed + warned) == (sum(checks.get(key, [])), len(checks.get(key, [])) - sum(checks.get(key, []))), key
+    # dbt nodes: their id, dbt's time, the run's row count; written rows by materialization
+    runs_figures = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in ingestion.get_asset_materialization_events()
+        if e.step_materialization_data.materialization.partition is None
+    }
+    sessions, view, daily = rows["marts/fct_sessions"], rows["staging/stg_app__events"], rows["intermediate/int_events_sessionized"]
+    assert sessions[5] == "model.product_analytics.fct_sessions" and sessions[10] > 0
+    assert sessions[9] == runs_figures["marts/fct_sessions"]["dagster/row_count"].value > 0 and sessions[8] is None  # kept by key
+    assert view[8] == 0 and daily[8] == daily[9] == sessionized > 0  # a daily model: the rows of the run's days
+    assert rows["snapshots/snap_users"][5] == "snapshot.product_analytics.snap_users"
+    # the run without partitions: its own rows, no days
+    assert refreshed and all(r[1:] == ("refresh_models", None) for r in refreshed)
+    # the trail's asset shows the run's rows
+    shown = _latest_metadata(instance, AssetKey(["audit", "audit_runs"]))
+    assert len(shown["this_run"].records) == len(found) and shown["assets_not_successful"].value == 0
+    assert {r.data["asset_key"] for r in shown["this_run"].records} == set(rows)

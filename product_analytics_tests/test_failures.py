@@ -74,6 +74,11 @@ def test_an_error_that_cannot_pass_by_itself_is_not_retried(tmp_path):
     assert "is not a folder" in _step_errors(result)
     assert _retries(result) == 0
     assert sum(1 for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE) == 1
+    # the audit trail records the failed step, with its reason and day
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        query = "select asset_key, status, message like '%is not a folder%', first_day, run_id from audit.audit_runs"
+        rows = conn.execute(query).fetchall()
+    assert rows == [("raw/events", "error", True, SIM_DAYS[0], result.run_id)]
 
 
 def test_a_writer_outside_dagster_gets_a_clear_error_and_the_file_survives(tmp_path, landing, sim_config):

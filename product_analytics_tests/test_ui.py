@@ -1,7 +1,7 @@
 """The UI for real: `dagster dev -w workspace.yaml` on a free port against a temporary
 instance, driven through GraphQL, and pages rendered in headless Chromium: the asset
 graph; fct_sessions' page with its row count, typed columns, owner and code link; retention's
-and the funnel's pages with their pictures and tables.
+and the funnel's pages with their pictures and tables; the audit trail's page with the run's rows.
 
 The screenshot is kept as a test artifact in ``test-artifacts/`` at the repository root.
 """
@@ -178,6 +178,16 @@ def test_asset_pages_show_row_counts_typed_columns_owners_code_references_and_pi
             assert response.headers["content-type"] == "image/png"
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] > 400
         assert words in " ".join(re.sub(r"<[^>]+>", " ", page).split()), f"{asset}'s table not shown"
+
+    # the audit trail's page: the run's rows, one per step and asset, in place
+    with duckdb.connect(str(ui.root / "data" / "warehouse.duckdb"), read_only=True) as conn:
+        (audited,) = conn.execute("select count(*) from audit.audit_runs where run_id = ?", [run_id]).fetchone()
+        events = conn.execute("select rows_loaded from audit.audit_runs where run_id = ? and asset_key = 'raw/events'", [run_id]).fetchone()
+    page = _rendered(f"{ui.url}/assets/audit/audit_runs")
+    (ARTIFACTS / "audit_runs_page.html").write_text(page)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "step asset_key status rows_loaded rows_quarantined rows_written row_count seconds checks_passed" in text
+    assert f"raw__events raw/events success {events[0]} 0 {events[0]} {events[0]} " in text and audited > 40
 
 
 def _run_building_the_daily_models(instance: DagsterInstance, backfill_id: str, timeout: float) -> str:

@@ -28,6 +28,8 @@ from product_analytics.ingestion.load import (
 )
 from product_analytics.ingestion.schema import SOURCE_COLUMNS, ensure_raw_schema
 from product_analytics.ingestion.sources import EventSource
+from product_analytics.policies import audit_trail
+from product_analytics.policies.audit_trail import ROWS_LOADED, ROWS_QUARANTINED
 from product_analytics.policies.freshness import DAILY_FRESHNESS
 from product_analytics.policies.partitions import daily_partitions, days_in_window, single_run_backfill
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
@@ -66,9 +68,9 @@ def event_metadata(stats: list[EventDayStats], files: list[FileReconciliation]) 
             reasons[reason] = reasons.get(reason, 0) + count
     times = [s.min_event_at for s in stats if s.min_event_at] + [s.max_event_at for s in stats if s.max_event_at]
     return {
-        "rows": MetadataValue.int(sum(s.rows for s in stats)),
+        ROWS_LOADED: MetadataValue.int(sum(s.rows for s in stats)),
         "input_rows": MetadataValue.int(sum(s.input_rows for s in stats)),
-        "quarantined_rows": MetadataValue.int(sum(s.quarantined for s in stats)),
+        ROWS_QUARANTINED: MetadataValue.int(sum(s.quarantined for s in stats)),
         "reconciled": MetadataValue.bool(all(s.reconciles for s in stats) and all(f.reconciles for f in files)),
         "files": MetadataValue.md(files_table(files)),
         "quarantine_reasons": MetadataValue.md(
@@ -127,6 +129,10 @@ def raw_events(context: AssetExecutionContext, duckdb: Warehouse, event_source: 
     """Every track, page, screen, identify, group and alias message whose event time falls on
     the day, one row per message id; a re-run replaces the day and adds late arrivals.
     Rows that fail validation go to `raw.quarantine` with their reason."""
+    yield from audit_trail.recorded(context, duckdb.get_connection, _load_events(context, duckdb, event_source))
+
+
+def _load_events(context: AssetExecutionContext, duckdb: Warehouse, event_source: EventSource):
     Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
     days = _days(context)
     stats = []
@@ -259,6 +265,10 @@ def _days_holding(conn, table: str, first: date, last: date) -> set[date]:
 def raw_source_tables(context: AssetExecutionContext, duckdb: Warehouse, event_source: EventSource):
     """Daily images of the operational tables (users, posts, orders), for dbt snapshots.
     A day without an image file holds no rows (the snapshots then keep their last state)."""
+    yield from audit_trail.recorded(context, duckdb.get_connection, _load_tables(context, duckdb, event_source))
+
+
+def _load_tables(context: AssetExecutionContext, duckdb: Warehouse, event_source: EventSource):
     Path(duckdb.database).parent.mkdir(parents=True, exist_ok=True)
     days = _days(context)
     with retried_when_transient(duckdb.lock_timeout_seconds), duckdb.get_connection() as conn:
@@ -272,10 +282,15 @@ def raw_source_tables(context: AssetExecutionContext, duckdb: Warehouse, event_s
             held = _days_holding(conn, table, days[0], days[-1])
             rows = {day: load_source_day(conn, table, day, files[day]) if files[day] or day in held else 0 for day in days}
             figures, per_day = table_figures(conn, f"raw.{table}", window=Window("snapshot_date", days[0], days[-1]))
+            quarantined = conn.execute(
+                "select count(*) from raw.quarantine where source = ? and partition_date between ? and ?", [table, days[0], days[-1]]
+            ).fetchone()[0]
             yield MaterializeResult(
                 asset_key=key,
                 metadata={
                     **figures,
+                    ROWS_LOADED: MetadataValue.int(sum(rows.values())),
+                    ROWS_QUARANTINED: MetadataValue.int(int(quarantined)),
                     "rows_last_day": MetadataValue.int(rows[days[-1]]),
                     "days_without_image": MetadataValue.text(", ".join(str(d) for d in days if not files[d]) or "none"),
                     "days": MetadataValue.md(

@@ -16,6 +16,7 @@ TEAM_BY_GROUP = {
     "intermediate": DATA_ENGINEERING,
     "snapshots": DATA_ENGINEERING,
     "published": DATA_ENGINEERING,  # the readers' copy
+    "audit": DATA_ENGINEERING,  # the audit trail of runs
     "marts": ANALYTICS,
     "retention": ANALYTICS,
     "exposures": ANALYTICS,

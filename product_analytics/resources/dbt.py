@@ -4,6 +4,7 @@ parse warm from one run to the next."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -155,6 +156,7 @@ class DbtCli(DbtCliResource):
     start_date: str
     lock_timeout_seconds: int = 60
     _worker: DbtWorker | None = PrivateAttr(default=None)
+    _last_target: Path | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         super().setup_for_execution(context)
@@ -196,9 +198,16 @@ class DbtCli(DbtCliResource):
     def stream(self, args: list[str], context, env: dict[str, str] | None = None):
         """Run dbt for an asset definition, yield its events, then keep its partial parse."""
         invocation = self.cli(args, context=context, env=env)
+        self._last_target = Path(invocation.target_path)
         with retried_when_transient(self.lock_timeout_seconds), self._lock_errors_explained():
             yield from invocation.stream()
         self.keep_partial_parse(invocation.target_path)
+
+    def last_run_results(self) -> dict | None:
+        """dbt's ``run_results.json`` of the last ``stream``, failed or not (None when dbt
+        ended before writing it)."""
+        found = self._last_target / "run_results.json" if self._last_target else None
+        return json.loads(found.read_text()) if found and found.exists() else None
 
     def run_quietly(self, args: list[str], env: dict[str, str] | None = None) -> None:
         """Run dbt outside any asset's events (a restated day, the replay of older snapshot

@@ -13,6 +13,7 @@ from dagster import (
     multi_asset,
 )
 
+from product_analytics.policies import audit_trail
 from product_analytics.policies.freshness import DAILY_FRESHNESS
 from product_analytics.policies.pictures import picture
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
@@ -158,6 +159,10 @@ def mean_retention(day: pd.DataFrame, n: int) -> MetadataValue:
 )
 def retention_cohorts(context: AssetExecutionContext, duckdb: Warehouse):
     """Cohort retention over all processed days, from one row per visitor and active day."""
+    yield from audit_trail.recorded(context, duckdb.get_connection, _retention(context, duckdb))
+
+
+def _retention(context: AssetExecutionContext, duckdb: Warehouse):
     with retried_when_transient(duckdb.lock_timeout_seconds), duckdb.get_connection() as conn:
         last_day = conn.sql("select (max(session_date) - date '1970-01-01')::bigint from marts.fct_sessions").fetchall()[0][0]
         if last_day is None:

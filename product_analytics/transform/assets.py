@@ -19,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 from dagster_shared.record import replace  # how AssetCheckSpec's own methods copy it
 
 from product_analytics.ingestion.schema import raw_table_exists
+from product_analytics.policies import audit_trail
 from product_analytics.policies.freshness import FRESHNESS_POLICIES
 from product_analytics.policies.partitions import daily_partitions, dbt_window_args, single_run_backfill
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
@@ -114,7 +115,7 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDB
     outside them whose messages another day's load took away are rebuilt first."""
     # A "checks only" launch from the UI has no partition: then dbt only runs the tests.
     if not (context.has_partition_key or context.has_partition_key_range):
-        yield from with_table_figures(context, duckdb, dbt.stream(PRODUCTION_BUILD, context))
+        yield from with_table_figures(context, duckdb, dbt, dbt.stream(PRODUCTION_BUILD, context))
         return
     window = context.partition_time_window
     start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
@@ -127,25 +128,26 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDB
         dbt.run_quietly([*PRODUCTION_BUILD, "--select", DAILY_SELECTION, *dbt_window_args(midnight, midnight + timedelta(days=1))])
 
     restatements.rebuild_restated_first(duckdb.get_connection, first, last, start_date, rebuild_day)
-    yield from with_table_figures(context, duckdb, dbt.stream([*PRODUCTION_BUILD, *dbt_window_args(start, end)], context), (first, last))
+    build = dbt.stream([*PRODUCTION_BUILD, *dbt_window_args(start, end)], context)
+    yield from with_table_figures(context, duckdb, dbt, build, (first, last))
     with duckdb.get_connection() as conn:
         restatements.forget_run(conn, first, last, start_date)
 
 
-def with_table_figures(context: AssetExecutionContext, duckdb: DuckDBResource, events, days: tuple[date, date] | None = None):
+def with_table_figures(context: AssetExecutionContext, duckdb: DuckDBResource, dbt: DbtCli, events, days: tuple[date, date] | None = None):
     """The invocation's events once dbt has ended, each model's output with its row count and
-    typed columns (a daily model's: of the run's days, each day on its own partition too).
-    When dbt failed, what it built is reported without figures and its error raised."""
+    typed columns (a daily model's: of the run's days, each day on its own partition too),
+    and the step's rows of the audit trail (policies/audit_trail.py). When dbt failed, what
+    it built is reported without figures and its error raised."""
     received, error = drained(with_progress(context, events))
+    manifest_nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"]
     if error is not None:
+        outcomes = dbt_outcomes(context, received, error, dbt.last_run_results(), manifest_nodes)
+        audit_trail.record_after_failure(context, duckdb.get_connection, outcomes)
         yield from received
         raise error
-    nodes = {
-        model_key(n["name"]): n
-        for n in json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
-        if n["resource_type"] in ("model", "snapshot")
-    }
-    per_day_events = []
+    nodes = {model_key(n["name"]): n for n in manifest_nodes.values() if n["resource_type"] in ("model", "snapshot")}
+    reported, per_day_events = [], []
     with duckdb.get_connection() as conn:
         for event in received:
             node = nodes.get(context.assets_def.keys_by_output_name.get(event.output_name)) if isinstance(event, Output) else None
@@ -160,8 +162,44 @@ def with_table_figures(context: AssetExecutionContext, duckdb: DuckDBResource, e
                     figures.update(funnel_figures(conn, relation, context.instance, context.run.run_id))
                 event = event.with_metadata({**event.metadata, **figures})
                 per_day_events += materializations_per_day(model_key(node["name"]), event.metadata, per_day)
-            yield event
+            reported.append(event)
+        audit_trail.record(conn, context, dbt_outcomes(context, reported, None, dbt.last_run_results(), manifest_nodes))
+    yield from reported
     yield from per_day_events
+
+
+def dbt_outcomes(
+    context: AssetExecutionContext, events: list, error: Exception | None, run_results: Mapping[str, Any] | None, manifest_nodes: Mapping
+) -> list[audit_trail.Outcome]:
+    """The step's audit rows: Dagster's events (row counts, check results) and, per model or
+    snapshot of the selection, dbt's status, message and time from ``run_results.json``."""
+    outcomes = audit_trail.outcomes_from_events(context, events, error)
+    for result in (run_results or {}).get("results", []):
+        node = manifest_nodes.get(result["unique_id"])
+        if node is None or node["resource_type"] not in ("model", "snapshot"):
+            continue
+        key = model_key(node["name"])
+        if key not in context.selected_asset_keys:
+            continue
+        found = outcomes.setdefault(key.to_user_string(), audit_trail.Outcome(asset_key=key.to_user_string()))
+        found.dbt_node, found.status = result["unique_id"], result["status"]
+        found.message = None if result["status"] == "success" else (result.get("message") or found.message)
+        found.seconds = round(float(result.get("execution_time") or 0.0), 3)
+        found.rows_written = rows_written(node, found.row_count) if result["status"] == "success" else None
+    return sorted(outcomes.values(), key=lambda o: o.asset_key)
+
+
+def rows_written(node: Mapping[str, Any], row_count: int | None) -> int | None:
+    """Rows a successful build of the node wrote, where that is known without the adapter
+    (dbt-duckdb reports no rows affected): a view none; a table rebuilt whole all of its
+    rows; a daily (microbatch) model the rows of the run's days, which it replaced. Models
+    kept by key and snapshots change rows dbt does not count: unknown."""
+    config = node["config"]
+    if config.get("materialized") == "view":
+        return 0
+    if config.get("materialized") == "table" or config.get("incremental_strategy") == "microbatch":
+        return row_count
+    return None
 
 
 def with_progress(context: AssetExecutionContext, events):
@@ -245,7 +283,7 @@ def dbt_unpartitioned_models(context: AssetExecutionContext, dbt: DbtCli, duckdb
             record_observation(duckdb, day)
             context.log.info(f"observed the image of {day}")
     build = [*PRODUCTION_BUILD, "--full-refresh"] if config.full_refresh else PRODUCTION_BUILD
-    yield from with_table_figures(context, duckdb, dbt.stream(build, context, env=snapshot_env(days[-1]) if days else None))
+    yield from with_table_figures(context, duckdb, dbt, dbt.stream(build, context, env=snapshot_env(days[-1]) if days else None))
     if days:
         record_observation(duckdb, days[-1])
 
