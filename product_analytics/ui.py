@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from product_analytics.config import PROJECT_ROOT
@@ -118,7 +119,7 @@ class DagsterUI:
         self.process = subprocess.Popen(
             [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(self.port)],
             cwd=PROJECT_ROOT,
-            env=self.env,
+            env=dagster_dev_environment(self.env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() ends the webserver, the daemon and code servers
@@ -254,6 +255,19 @@ def _default_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+# `dagster dev` warns on every start that the `dg` command line supersedes it; `dg` is
+# another package (dagster-dg-cli) and `dagster dev` is Dagster 1.13's supported way to run
+# the webserver and the daemon together. That one warning, by its text, is not shown.
+DEV_SUPERSESSION_WARNING = "ignore:Function `dev_command` is superseded"
+
+
+def dagster_dev_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` for `dagster dev`, with its supersession warning silenced (and any warning
+    filter already set kept)."""
+    filters = [f for f in (env.get("PYTHONWARNINGS", ""), DEV_SUPERSESSION_WARNING) if f]
+    return {**env, "PYTHONWARNINGS": ",".join(filters)}
+
+
 def serve(args: list[str]) -> int:
     """`make ui`: `dagster dev -w workspace.yaml` (with ``args``) until Ctrl-C, SIGTERM or the
     end of the process that started this one (make); then the webserver, the daemon, the
@@ -268,7 +282,7 @@ def serve(args: list[str]) -> int:
     process = subprocess.Popen(
         [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), *args],
         cwd=PROJECT_ROOT,
-        env=env,
+        env=dagster_dev_environment(env),
         start_new_session=True,  # one process group holding everything Dagster starts
         preexec_fn=_default_signals,
     )

@@ -2,6 +2,7 @@
 process of Dagster left (product_analytics.ui.serve)."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,7 +44,10 @@ def test_make_ui_stops_within_seconds_and_leaves_no_process(tmp_path, signalled)
     env.pop("PA_DUCKDB_PATH", None)
     # `sh` stands for make: the serving process is its child, as in the Makefile's recipe
     command = f"'{sys.executable}' -m product_analytics.ui -h 127.0.0.1 -p {port}; exit $?"
-    make = subprocess.Popen(["sh", "-c", command], cwd=PROJECT_ROOT, env=env, start_new_session=True)
+    terminal = tmp_path / "terminal.log"
+    with terminal.open("wb") as out:
+        shown = {"stdout": out, "stderr": subprocess.STDOUT}  # what the terminal would show
+        make = subprocess.Popen(["sh", "-c", command], cwd=PROJECT_ROOT, env=env, start_new_session=True, **shown)
     dagster = None
     try:
         _wait_until_served(port)
@@ -60,6 +64,9 @@ def test_make_ui_stops_within_seconds_and_leaves_no_process(tmp_path, signalled)
             time.sleep(0.2)
         assert not _group_alive(dagster), "a process of Dagster is left 30 s after the signal"
         assert make.poll() is not None and not _group_alive(make.pid), "the command did not end"
+        # no Python warning on the terminal (Dagster's beta APIs, `dagster dev`'s supersession)
+        printed = terminal.read_text(errors="replace")
+        assert "Serving dagster-webserver" in printed and re.findall(r"\w+Warning: .*", printed) == []
     finally:
         for group in (make.pid, dagster):
             if group is not None and _group_alive(group):
