@@ -27,6 +27,8 @@ SESSIONS_MARTS = " ".join(
         "fct_events",
         "fct_user_sessions",
         "agg_product_funnel_daily",
+        "int_visitor_active_days",
+        "agg_active_users_daily",
         "fct_play_sessions",
     ]
 )

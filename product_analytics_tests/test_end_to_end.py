@@ -86,6 +86,18 @@ def test_every_table_asset_reports_its_rows_and_typed_columns_and_each_day_its_o
         shown = [r.data for r in funnel["funnel"].records]
         assert [r["latest_day"] for r in shown] + [r["to_date"] for r in shown] == list(latest) and latest[0] > 0
         assert funnel["funnel_latest_day"].value == max(DAYS).isoformat()
+        # active users: the latest day per platform as the mart holds it, and the total's
+        # daily count the distinct visitors of fct_events that day
+        active = _latest_metadata(instance, AssetKey(["marts", "agg_active_users_daily"]))
+        assert active["active_users_latest_day"].value == max(DAYS).isoformat()
+        shown = {r.data["platform"]: (r.data["dau"], r.data["mau"]) for r in active["active_users"].records}
+        held = conn.execute("select platform, dau, mau from marts.agg_active_users_daily where activity_date = ?", [max(DAYS)]).fetchall()
+        assert shown == {p: (dau, mau) for p, dau, mau in held} and len(shown) >= 3
+        daily_visitors = conn.execute(
+            "select event_date, count(distinct visitor_id) from marts.fct_events group by 1 order by 1"
+        ).fetchall()
+        totals = conn.execute("select activity_date, dau from marts.agg_active_users_daily where platform = 'all' order by 1").fetchall()
+        assert totals == daily_visitors and len(totals) >= len(DAYS)
         # partitioned assets: the run's five days, and each day's partition its own count
         for key, relation, column in [
             (AssetKey(["raw", "events"]), "raw.events", "event_date"),

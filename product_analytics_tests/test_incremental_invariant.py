@@ -39,6 +39,8 @@ COMPARED = [
     "marts.fct_event_paths",
     "marts.fct_user_sessions",
     "marts.agg_product_funnel_daily",
+    "intermediate.int_visitor_active_days",
+    "marts.agg_active_users_daily",
 ]
 # What the readers' copy takes by change (publishing/copy.py), and marts read with them.
 PUBLISHED = ["marts.fct_events", "marts.fct_event_paths", "marts.fct_sessions", "marts.fct_user_sessions", "marts.agg_product_funnel_daily"]
@@ -136,6 +138,7 @@ def test_incremental_runs_equal_a_full_refresh(week, tmp_path, seed):
     assert late_loaded > 0, "the pattern must bring late events for the invariant to mean anything"
     assert len(resent) > 0, "the pattern must bring messages on two days"
     assert_same_tables(daily, reference, f"days in order (seed {seed}, lookback {lookback})")
+    assert_active_users_follow_their_definition(reference)
 
     backfill = Warehouse(tmp_path / "backfill.duckdb")
     backfill.copy_raw_from(daily)
@@ -151,6 +154,58 @@ def test_incremental_runs_equal_a_full_refresh(week, tmp_path, seed):
         daily.build_days(first, last, refresh=True)
         reruns.append(f"{first}..{last}")
     assert_same_tables(daily, reference, f"after re-running {', '.join(reruns)} (seed {seed})")
+
+
+def assert_active_users_follow_their_definition(warehouse: Warehouse) -> None:
+    """agg_active_users_daily equals its definitions (docs/metrics.md) written out
+    literally over fct_events: a visitor's days per platform and in total, each count a
+    distinct count over the days it names."""
+    with duckdb.connect() as conn:
+        conn.register("events", warehouse.table("marts.fct_events"))
+        conn.register("agg", warehouse.table("marts.agg_active_users_daily"))
+        expected = conn.sql(
+            """
+            with active as (
+                select distinct visitor_id, platform, event_date as day from events
+                union
+                select distinct visitor_id, 'all', event_date from events
+            ),
+            firsts as (select visitor_id, platform, min(day) as first_day from active group by all),
+            calendar as (
+                select p.platform, cast(d.range as date) as day
+                from (select distinct platform from active) as p,
+                     range(
+                         (select min(day) from active)::timestamp,
+                         (select max(day) from active)::timestamp + interval 1 day,
+                         interval 1 day
+                     ) as d
+            ),
+            flags as (
+                select c.platform, c.day, a.visitor_id,
+                    bool_or(a.day = c.day) as today, bool_or(a.day = c.day - 1) as yesterday,
+                    bool_or(a.day between c.day - 6 and c.day) as week, bool_or(a.day between c.day - 27 and c.day) as month,
+                    any_value(f.first_day) as first_day
+                from calendar as c
+                join active as a on a.platform = c.platform and a.day between c.day - 27 and c.day
+                join firsts as f on f.visitor_id = a.visitor_id and f.platform = a.platform
+                group by all
+            )
+            select day as activity_date, platform,
+                count(*) filter (today) as dau, count(*) filter (week) as wau, count(*) filter (month) as mau,
+                count(*) filter (today and first_day = day) as new_users,
+                count(*) filter (today and yesterday) as returning_users,
+                count(*) filter (today and not yesterday and first_day < day) as resurrecting_users,
+                count(*) filter (yesterday and not today) as dormant_users
+            from flags group by all
+            """
+        ).to_arrow_table()
+        conn.register("expected", expected)
+        columns = "activity_date, platform, dau, wau, mau, new_users, returning_users, resurrecting_users, dormant_users"
+        extra = conn.sql(f"select count(*) from (select {columns} from agg except all select {columns} from expected)").fetchall()[0][0]
+        missing = conn.sql(f"select count(*) from (select {columns} from expected except all select {columns} from agg)").fetchall()[0][0]
+        days, platforms = conn.sql("select count(distinct activity_date), count(distinct platform) from agg").fetchall()[0]
+    assert (extra, missing) == (0, 0), f"agg_active_users_daily: {extra} rows not in its definition, {missing} missing"
+    assert days == len(DAYS) and platforms >= 3, (days, platforms)
 
 
 def test_a_late_event_continuing_yesterdays_session_reaches_it(tmp_path):
@@ -299,6 +354,16 @@ def test_five_days_without_a_break_are_cut_every_24_hours_as_a_full_build_cuts_t
     assert sessions() == ["bot"] * 5 + ["person"]
 
 
+def active_users_in_total(warehouse: Warehouse) -> list[tuple]:
+    """(day, dau, mau, new, returning, resurrecting, dormant) of platform 'all'."""
+    with duckdb.connect() as conn:
+        conn.register("agg", warehouse.table("marts.agg_active_users_daily"))
+        return conn.sql(
+            "select activity_date, dau, mau, new_users, returning_users, resurrecting_users, dormant_users"
+            " from agg where platform = 'all' order by 1"
+        ).fetchall()
+
+
 def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuild(tmp_path):
     """The marts kept by key (docs/partitions-and-late-data.md, "What a run revisits"): day x
     holds an anonymous session of the phone and one of the TV. On day x+3, outside the
@@ -366,6 +431,13 @@ def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuil
         {"session_date": x, "sessions": 1, "added_sessions": 1, "added_sessions_to_date": 1},
         {"session_date": day3, "sessions": 1, "added_sessions": 0, "added_sessions_to_date": 1},
     ]
+    # u1's laptop is not new on x+3: the phone's day x is u1's now (the TV is left out).
+    assert active_users_in_total(daily) == [
+        (x, 1, 1, 1, 0, 0, 0),
+        (x + timedelta(days=1), 0, 1, 0, 0, 0, 1),
+        (x + timedelta(days=2), 0, 1, 0, 0, 0, 0),
+        (day3, 1, 1, 0, 0, 1, 0),
+    ]
 
     reference = Warehouse(tmp_path / "reference.duckdb")
     reference.copy_raw_from(daily)
@@ -394,6 +466,13 @@ def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuil
     assert funnel.select(["session_date", "sessions"]).to_pylist() == [
         {"session_date": x, "sessions": 2},
         {"session_date": day3, "sessions": 1},
+    ]
+    # Undone: the phone and the TV are two visitors of day x again, u1 new on x+3.
+    assert active_users_in_total(daily) == [
+        (x, 2, 2, 2, 0, 0, 0),
+        (x + timedelta(days=1), 0, 2, 0, 0, 0, 2),
+        (x + timedelta(days=2), 0, 2, 0, 0, 0, 0),
+        (day3, 1, 3, 1, 0, 0, 0),
     ]
     # After the first publication, the copy took only the changed event rows (and equalled
     # the warehouse after every run).

@@ -12,6 +12,7 @@ from dagster import DagsterInstance, instance_for_test
 from product_analytics.config import settings
 from product_analytics.policies.pictures import picture, picture_path
 from product_analytics.retention.render import cohort_table, heatmap_png
+from product_analytics.transform.active_users_chart import active_users_figures
 from product_analytics.transform.funnel_chart import funnel_figures
 
 
@@ -93,3 +94,39 @@ def test_the_cohort_table_has_every_day_of_every_cohort_and_leaves_unfinished_da
         {"cohort": "2026-03-10", "users": 4, "day_0": "100%", "day_1": "50%", "day_2": "25%"},
         {"cohort": "2026-03-11", "users": 3, "day_0": "100%", "day_1": "33%", "day_2": ""},
     ]
+
+
+def test_active_users_show_the_days_in_total_and_the_latest_day_per_platform():
+    conn = duckdb.connect()
+    conn.execute("create schema marts")
+    conn.execute(
+        """create table marts.agg_active_users_daily (
+            activity_date date, platform varchar, dau bigint, wau bigint, mau bigint, stickiness double,
+            new_users bigint, returning_users bigint, resurrecting_users bigint, dormant_users bigint)"""
+    )
+    conn.executemany(
+        "insert into marts.agg_active_users_daily values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (date(2026, 3, 10), "all", 4, 4, 4, 1.0, 4, 0, 0, 0),
+            (date(2026, 3, 11), "all", 3, 5, 5, 0.6, 1, 2, 0, 2),  # the latest day
+            (date(2026, 3, 11), "web", 2, 3, 3, 2 / 3, 1, 1, 0, 1),
+            (date(2026, 3, 11), "ios", 0, 2, 2, 0.0, 0, 0, 0, 1),
+        ],
+    )
+    with instance_for_test() as instance:
+        figures = active_users_figures(conn, "marts.agg_active_users_daily", instance, "run-5")
+        assert figures["active_users_chart"].value == "![active users and lifecycle, all platforms](/logs/pictures/run-5/active_users/png)"
+        assert _png_size(open(picture_path(instance, "run-5", "active_users"), "rb").read())[0] > 400
+    assert figures["active_users_latest_day"].value == "2026-03-11"
+    rows = [
+        (r.data["platform"], r.data["dau"], r.data["mau"], r.data["dormant_users"], r.data["stickiness"])
+        for r in figures["active_users"].records
+    ]
+    assert rows == [("all", 3, 5, 2, "60.0%"), ("ios", 0, 2, 1, "0.0%"), ("web", 2, 3, 1, "66.7%")]
+    empty = duckdb.connect()
+    empty.execute(
+        "create table agg (activity_date date, platform varchar, dau bigint, wau bigint, mau bigint, stickiness double,"
+        " new_users bigint, returning_users bigint, resurrecting_users bigint, dormant_users bigint)"
+    )
+    with instance_for_test() as instance:
+        assert "no active day yet" in active_users_figures(empty, "agg", instance, "run-6")["active_users"].value

@@ -163,10 +163,15 @@ def test_asset_pages_show_row_counts_typed_columns_owners_code_references_and_pi
         assert f" {column} {kind} " in listed, column
 
     # retention's page: the heatmap in place (an image the webserver serves) and the whole
-    # cohort table; the funnel's page: its chart and its table
+    # cohort table; the funnel's and active users' pages: their charts and their tables
     for asset, picture, words in [
         ("marts/retention_cohorts", "retention_heatmap", "cohort users " + " ".join(f"day_{n}" for n in range(15)) + " "),
         ("marts/agg_product_funnel_daily", "session_funnel", "step latest_day latest_day_share to_date to_date_share page viewed "),
+        (
+            "marts/agg_active_users_daily",
+            "active_users",
+            "platform dau wau mau new_users returning_users resurrecting_users dormant_users stickiness all ",
+        ),
     ]:
         page = _rendered(f"{ui.url}/assets/{asset}")
         (ARTIFACTS / f"{picture}_page.html").write_text(page)

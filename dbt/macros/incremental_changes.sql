@@ -12,7 +12,9 @@
       row at all is returned once as a marker: a row whose `marker_column` is null, which
       is not inserted.
     - `record_replaced` lists columns whose values among the rows it deleted or
-      inserted are recorded (intermediate._replaced_keys), for the marts that read it.
+      inserted are recorded (intermediate._replaced_keys), for the marts that read it;
+      `record_changed` lists columns whose values are recorded only among the rows that
+      differ (deleted and not inserted again, or inserted and not there before).
     Cursor, records and replacement are written in the model's own transaction.
 -#}
 
@@ -63,6 +65,13 @@
 {%- endmacro %}
 
 
+{#- True when model `producer` was built from scratch after the cursor (every key replaced). -#}
+{% macro replaced_whole_since_cursor(producer) -%}
+    exists (select 1 from {{ replaced_keys_relation() }}
+            where model = '{{ producer }}' and key_column = '*' and replaced_at > {{ changes_cursor() }})
+{%- endmacro %}
+
+
 {#- Post-hook: the cursor moves to the newest change the model has just consumed (the log
     and the records of `producers`). A build from scratch records the key column `*`: every
     key replaced (the readers' copy then copies whole). -#}
@@ -96,6 +105,20 @@
         union all
         select {{ column }} from {{ temp }} where {{ marker }} is not null
     ) as replaced
+    where {{ column }} is not null;
+    {%- endfor %}
+    {%- for column in settings.get('record_changed', []) %}
+    insert into {{ replaced_keys_relation() }}
+    select distinct '{{ this.name }}', '{{ column }}', cast({{ column }} as varchar), current_timestamp
+    from (
+        (select {{ columns }} from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }})
+         except
+         select {{ columns }} from {{ temp }} where {{ marker }} is not null)
+        union all
+        (select {{ columns }} from {{ temp }} where {{ marker }} is not null
+         except
+         select {{ columns }} from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }}))
+    ) as changed
     where {{ column }} is not null;
     {%- endfor %}
     delete from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }});

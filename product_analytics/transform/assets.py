@@ -27,6 +27,7 @@ from product_analytics.policies.table_figures import Window, drained, materializ
 from product_analytics.project import dbt_project
 from product_analytics.resources.dbt import PRODUCTION_BUILD, DbtCli
 from product_analytics.transform import restatements
+from product_analytics.transform.active_users_chart import ACTIVE_USERS_MODEL, active_users_figures
 from product_analytics.transform.funnel_chart import FUNNEL_MODEL, funnel_figures
 
 DAILY_SELECTION = "tag:daily"
@@ -134,6 +135,10 @@ def dbt_daily_models(context: AssetExecutionContext, dbt: DbtCli, duckdb: DuckDB
         restatements.forget_run(conn, first, last, start_date)
 
 
+# The models whose asset page shows a chart and a table of their own.
+PICTURED = {FUNNEL_MODEL: funnel_figures, ACTIVE_USERS_MODEL: active_users_figures}
+
+
 def with_table_figures(context: AssetExecutionContext, duckdb: DuckDBResource, dbt: DbtCli, events, days: tuple[date, date] | None = None):
     """The invocation's events once dbt has ended, each model's output with its row count and
     typed columns (a daily model's: of the run's days, each day on its own partition too),
@@ -158,8 +163,9 @@ def with_table_figures(context: AssetExecutionContext, duckdb: DuckDBResource, d
                 descriptions = {name: c.get("description", "") for name, c in node["columns"].items()}
                 relation = f"{node['schema']}.{node['alias']}"
                 figures, per_day = table_figures(conn, relation, descriptions, window)
-                if node["name"] == FUNNEL_MODEL:
-                    figures.update(funnel_figures(conn, relation, context.instance, context.run.run_id))
+                pictured = PICTURED.get(node["name"])
+                if pictured is not None:
+                    figures.update(pictured(conn, relation, context.instance, context.run.run_id))
                 event = event.with_metadata({**event.metadata, **figures})
                 per_day_events += materializations_per_day(model_key(node["name"]), event.metadata, per_day)
             reported.append(event)
