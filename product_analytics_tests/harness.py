@@ -29,6 +29,8 @@ SESSIONS_MARTS = " ".join(
         "agg_product_funnel_daily",
         "int_visitor_active_days",
         "agg_active_users_daily",
+        "fct_conversion_attribution",
+        "agg_attribution_daily",
         "fct_play_sessions",
     ]
 )

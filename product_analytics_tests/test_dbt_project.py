@@ -41,6 +41,19 @@ def test_the_daily_definition_holds_exactly_the_daily_models():
     assert daily and set(dbt_daily_models.keys) == daily
 
 
+def test_a_singular_test_reads_daily_models_only_or_unpartitioned_ones_only():
+    """Regression: a test reading a daily model and an unpartitioned one ran with the daily
+    models, before the unpartitioned one existed on a new warehouse, and failed the run."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    nodes = manifest["nodes"]
+    singular = [n for n in nodes.values() if n["resource_type"] == "test" and not n.get("test_metadata")]
+    assert len(singular) >= 8
+    for test in singular:
+        read = [nodes[u] for u in test["depends_on"]["nodes"] if u in nodes and nodes[u]["resource_type"] == "model"]
+        daily = {"daily" in n["tags"] for n in read}
+        assert len(daily) == 1, f"{test['name']} reads daily and unpartitioned models: {sorted(n['name'] for n in read)}"
+
+
 def test_every_model_has_a_description():
     for name, node in models().items():
         assert node["description"].strip(), f"{name} has no description"

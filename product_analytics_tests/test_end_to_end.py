@@ -98,6 +98,20 @@ def test_every_table_asset_reports_its_rows_and_typed_columns_and_each_day_its_o
         ).fetchall()
         totals = conn.execute("select activity_date, dau from marts.agg_active_users_daily where platform = 'all' order by 1").fetchall()
         assert totals == daily_visitors and len(totals) >= len(DAYS)
+        # attribution: every order of fct_events, its revenue credited in full by each model,
+        # the daily aggregate the sum of the touches
+        orders, revenue = conn.execute(
+            "select count(*), sum(revenue) from marts.fct_events where event_name = 'order_completed'"
+        ).fetchone()
+        attributed = conn.execute(
+            "select count(distinct conversion_event_id), sum(linear_revenue), sum(time_decay_revenue), sum(position_based_revenue)"
+            " from marts.fct_conversion_attribution"
+        ).fetchone()
+        assert orders > 0 and attributed[0] == orders
+        assert all(abs(credited - revenue) < 1e-6 * revenue for credited in attributed[1:])
+        daily = conn.execute("select sum(touches), sum(first_touch_revenue) from marts.agg_attribution_daily").fetchone()
+        touches = conn.execute("select count(*), sum(first_touch_revenue) from marts.fct_conversion_attribution").fetchone()
+        assert daily[0] == touches[0] > orders and abs(daily[1] - touches[1]) < 1e-6 * revenue
         # partitioned assets: the run's five days, and each day's partition its own count
         for key, relation, column in [
             (AssetKey(["raw", "events"]), "raw.events", "event_date"),

@@ -41,6 +41,8 @@ COMPARED = [
     "marts.agg_product_funnel_daily",
     "intermediate.int_visitor_active_days",
     "marts.agg_active_users_daily",
+    "marts.fct_conversion_attribution",
+    "marts.agg_attribution_daily",
 ]
 # What the readers' copy takes by change (publishing/copy.py), and marts read with them.
 PUBLISHED = ["marts.fct_events", "marts.fct_event_paths", "marts.fct_sessions", "marts.fct_user_sessions", "marts.agg_product_funnel_daily"]
@@ -364,6 +366,17 @@ def active_users_in_total(warehouse: Warehouse) -> list[tuple]:
         ).fetchall()
 
 
+def touches_of_the_order(warehouse: Warehouse) -> list[tuple]:
+    """(device of the session, touch number, first-touch revenue, last-touch revenue) of order o1."""
+    with duckdb.connect() as conn:
+        conn.register("touches", warehouse.table("marts.fct_conversion_attribution"))
+        conn.register("sessions", warehouse.table("marts.fct_sessions"))
+        return conn.sql(
+            "select sessions.anonymous_id, touch_number, first_touch_revenue, last_touch_revenue"
+            " from touches join sessions using (session_id) where order_id = 'o1' order by touch_number"
+        ).fetchall()
+
+
 def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuild(tmp_path):
     """The marts kept by key (docs/partitions-and-late-data.md, "What a run revisits"): day x
     holds an anonymous session of the phone and one of the TV. On day x+3, outside the
@@ -382,23 +395,25 @@ def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuil
         ("t1", "page", None, "tv", None, at(x, "20:00")),
         ("i1", "identify", None, "phone", "u1", at(day3, "09:00")),
         ("l1", "page", None, "laptop", "u1", at(day3, "11:00")),
+        ("o1", "track", "order_completed", "laptop", "u1", at(day3, "11:10")),
     ]
     busy = [(f"b{i}", "track", "game_started", "tv", None, at(day3, "12:00") + timedelta(seconds=i)) for i in range(5001)]
+    properties = lambda event: '{"order_id": "o1", "revenue": 30}' if event == "order_completed" else None  # noqa: E731
 
     def ingest(warehouse: Warehouse, days: list[date]) -> None:
         with duckdb.connect(str(warehouse.path)) as conn:
             for day in days:
                 conn.execute("delete from raw.events where event_date = ?", [day])
                 rows = [
-                    [day, m, kind, event, "Home" if kind == "page" else None, device, user, t, t]
+                    [day, m, kind, event, "Home" if kind == "page" else None, device, user, t, t, properties(event)]
                     for m, kind, event, device, user, t in messages + busy
                     if t.date() == day
                 ]
                 if rows:
                     conn.executemany(
                         """insert into raw.events
-                               (event_date, message_id, type, event, name, anonymous_id, user_id, "timestamp", received_at)
-                           values (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                               (event_date, message_id, type, event, name, anonymous_id, user_id, "timestamp", received_at, properties)
+                           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                         rows,
                     )
 
@@ -431,6 +446,8 @@ def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuil
         {"session_date": x, "sessions": 1, "added_sessions": 1, "added_sessions_to_date": 1},
         {"session_date": day3, "sessions": 1, "added_sessions": 0, "added_sessions_to_date": 1},
     ]
+    # The laptop's order has two touches: the phone's session of day x is u1's now.
+    assert touches_of_the_order(daily) == [("phone", 1, 30.0, 0.0), ("laptop", 2, 0.0, 30.0)]
     # u1's laptop is not new on x+3: the phone's day x is u1's now (the TV is left out).
     assert active_users_in_total(daily) == [
         (x, 1, 1, 1, 0, 0, 0),
@@ -467,7 +484,9 @@ def test_identity_and_runaway_flags_reach_sessions_on_days_a_run_does_not_rebuil
         {"session_date": x, "sessions": 2},
         {"session_date": day3, "sessions": 1},
     ]
-    # Undone: the phone and the TV are two visitors of day x again, u1 new on x+3.
+    # Undone: the order's one touch is the laptop's session, the phone and the TV are two
+    # visitors of day x again, u1 new on x+3.
+    assert touches_of_the_order(daily) == [("laptop", 1, 30.0, 30.0)]
     assert active_users_in_total(daily) == [
         (x, 2, 2, 2, 0, 0, 0),
         (x + timedelta(days=1), 0, 2, 0, 0, 0, 2),

@@ -11,6 +11,7 @@
 -- depends_on: {{ ref('int_sessions_aggregated') }}
 -- depends_on: {{ ref('int_device_days_aggregated') }}
 -- depends_on: {{ ref('int_device_platform_days') }}
+-- depends_on: {{ ref('int_conversions') }}
 -- depends_on: {{ ref('int_anonymous_ids_linked') }}
 -- depends_on: {{ ref('fct_event_paths') }}
 -- depends_on: {{ ref('int_play_sessions_paired') }}
