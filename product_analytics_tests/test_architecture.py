@@ -25,6 +25,7 @@ LAYERS = [
     "ui",
     "demo",
     "backfill",
+    "metrics",
 ]
 RANK = {unit: rank for rank, unit in enumerate(LAYERS)}
 

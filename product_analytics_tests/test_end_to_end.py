@@ -343,3 +343,57 @@ def test_the_audit_trail_holds_one_row_per_asset_of_each_run_with_its_figures(ma
     shown = _latest_metadata(instance, AssetKey(["audit", "audit_runs"]))
     assert len(shown["this_run"].records) == len(found) and shown["assets_not_successful"].value == 0
     assert {r.data["asset_key"] for r in shown["this_run"].records} == set(rows)
+
+
+def test_the_metrics_of_the_semantic_layer_equal_the_marts_they_are_defined_on(materialized, tmp_path):
+    """MetricFlow, as the README runs it, on the pipeline's warehouse: daily active users
+    from agg_active_users_daily and from fct_events' distinct visitors, stickiness, session
+    conversion and revenue per day, and attributed revenue per channel."""
+
+    def query(*args: str) -> list[dict]:
+        out = tmp_path / "metrics.csv"
+        done = subprocess.run(
+            [sys.executable, "-m", "product_analytics.metrics", "query", *args, "--csv", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0 and out.exists(), done.stdout + done.stderr
+        with duckdb.connect() as conn:
+            return [
+                dict(zip([c[0] for c in rel.description], row, strict=True))
+                for rel in [conn.sql(f"from read_csv('{out}')")]
+                for row in rel.fetchall()
+            ]
+
+    daily = query(
+        "--metrics", "daily_active_users,active_users,stickiness,sessions,session_conversion_rate,revenue", "--group-by", "metric_time__day"
+    )
+    by_channel = query("--metrics", "attributed_revenue_linear,attributed_revenue_time_decay", "--group-by", "conversion_touch__channel")
+    with duckdb.connect(str(settings().duckdb_path), read_only=True) as conn:
+        expected = conn.execute(
+            """select activity_date, dau, stickiness, sessions, ordering / sessions, revenue
+            from marts.agg_active_users_daily
+            join (select session_date as activity_date, count(*) as sessions,
+                         count(*) filter (order_completed_count > 0) as ordering
+                  from marts.fct_sessions group by 1) using (activity_date)
+            left join (select event_date as activity_date, sum(revenue) as revenue from marts.fct_events
+                       where event_name = 'order_completed' group by 1) using (activity_date)
+            where platform = 'all' order by 1"""
+        ).fetchall()
+        channels = dict(conn.execute("select channel, sum(linear_revenue) from marts.fct_conversion_attribution group by 1").fetchall())
+    shown = sorted(
+        (r["metric_time__day"].date(), r["daily_active_users"], r["stickiness"], r["sessions"], r["session_conversion_rate"], r["revenue"])
+        for r in daily
+        if r["sessions"]
+    )
+    assert len(shown) == len(expected) >= len(DAYS)
+    for got, want in zip(shown, expected, strict=True):
+        assert got[:2] == want[:2] and got[3] == want[3], (got, want)
+        for a, b in [(got[2], want[2]), (got[4], want[4]), (got[5] or 0, want[5] or 0)]:
+            assert abs(a - b) < 1e-6 * max(1, abs(b)), (got, want)
+    assert all(r["active_users"] == r["daily_active_users"] for r in daily if r["daily_active_users"])
+    assert {r["conversion_touch__channel"]: round(r["attributed_revenue_linear"], 6) for r in by_channel} == {
+        c: round(v, 6) for c, v in channels.items()
+    }
+    assert sum(r["attributed_revenue_time_decay"] for r in by_channel) == pytest.approx(sum(channels.values())) and channels
