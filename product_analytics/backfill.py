@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
     # The project uses beta and preview APIs knowingly (backfill policies, code references).
     warnings.filterwarnings("ignore", category=BetaWarning)
     warnings.filterwarnings("ignore", category=PreviewWarning)
-    from product_analytics.demo import check_evaluations, print_results
+    from product_analytics.demo import check_evaluations, checks_line, print_results
     from product_analytics.policies.partitions import range_tags
 
     days = (last - first).days + 1
@@ -98,10 +98,9 @@ def main(argv: list[str]) -> int:
                 outcome = "done" if event.event_type == DagsterEventType.STEP_SUCCESS else "FAILED"
                 print(f"      {event.step_key}: {outcome}", flush=True)
         checks = check_evaluations(instance, result.run_id)
-    failed = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
     status = "succeeded" if result.success else "FAILED"
     print(f"      run {result.run_id} {status} in {time.monotonic() - started:.1f}s", flush=True)
-    print(f"      checks: {len(checks) - len(failed)} of {len(checks)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(f"      {checks_line(checks)}")
     print("[2/2] Summary", flush=True)
     print_results()
     print(f"\nThe run in the UI (`make ui`): http://127.0.0.1:3000/runs/{result.run_id}")

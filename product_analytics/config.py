@@ -87,6 +87,7 @@ class Settings:
     start_date: date
     sim_seed: int
     sim_daily_users: int
+    sim_incident: str | None  # DAY:KIND:FACTOR, checked by the simulator (docs/simulator.md)
     ingest_clock: datetime | None  # None: the wall clock
     lookback_days: int
     schedule_hour: int
@@ -100,6 +101,8 @@ class Settings:
     quarantine_max_rate: float
     lock_timeout_seconds: int  # how long a writer waits for another process's lock on the warehouse
     reader_copy_path: Path  # the read-only copy of the public tables, published after each run
+    alert_metrics: tuple[str, ...] | None  # the metrics watched for changes; None: the default list
+    alert_thresholds: dict[str, float]  # per metric, a threshold that replaces the default
 
     @property
     def landing_dir(self) -> Path:
@@ -142,6 +145,31 @@ def _start_date(data_dir: Path) -> date:
         raise ConfigError(f"{record} holds {recorded!r}, not a date (YYYY-MM-DD): correct it or set PA_START_DATE") from exc
 
 
+def _names(name: str) -> tuple[str, ...] | None:
+    raw = _env(name, "")
+    if not raw:
+        return None
+    names = tuple(part.strip() for part in raw.split(","))
+    if "" in names:
+        raise ConfigError(f"{name}={raw!r} has an empty name (write names separated by commas)")
+    return () if names == ("none",) else names
+
+
+def _thresholds(name: str) -> dict[str, float]:
+    raw = _env(name, "")
+    found: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        metric, _, value = (piece.strip() for piece in part.partition("="))
+        try:
+            threshold = float(value)
+        except ValueError:
+            threshold = -1.0
+        if not metric or threshold < 0:
+            raise ConfigError(f"{name}: {part!r} is not METRIC=THRESHOLD with a threshold >= 0 (e.g. dau=0.25)")
+        found[metric] = threshold
+    return found
+
+
 def settings() -> Settings:
     data_dir = Path(_env("PA_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser().resolve()
     duckdb_path = Path(_env("PA_DUCKDB_PATH", str(data_dir / DUCKDB_FILE_NAME))).expanduser().resolve()
@@ -160,6 +188,7 @@ def settings() -> Settings:
         start_date=_start_date(data_dir),
         sim_seed=_int("PA_SIM_SEED", 42, 0),
         sim_daily_users=_int("PA_SIM_DAILY_USERS", 500, 10),
+        sim_incident=_env("PA_SIM_INCIDENT", "") or None,
         ingest_clock=clock,
         lookback_days=_int("PA_LOOKBACK_DAYS", 3, 0),
         schedule_hour=_hour("PA_SCHEDULE_HOUR", 2),
@@ -173,6 +202,8 @@ def settings() -> Settings:
         quarantine_max_rate=_float("PA_QUARANTINE_MAX_RATE", 0.01, 0.0, 1.0),
         lock_timeout_seconds=_int("PA_LOCK_TIMEOUT_SECONDS", 60, 0),
         reader_copy_path=Path(_env("PA_READER_COPY_PATH", str(data_dir / "readers.duckdb"))).expanduser().resolve(),
+        alert_metrics=_names("PA_ALERT_METRICS"),
+        alert_thresholds=_thresholds("PA_ALERT_THRESHOLDS"),
     )
 
 

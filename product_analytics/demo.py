@@ -31,10 +31,11 @@ def demo_window(today: date, start: date, days: int = DEMO_DAYS) -> tuple[date, 
 
 
 def simulate(first: date, last: date) -> None:
-    from product_analytics.simulator import LandingWriter, SimulationConfig
+    from product_analytics.ingestion.sources import event_source
+    from product_analytics.simulator import LandingWriter
 
     s = settings()
-    writer = LandingWriter(SimulationConfig(seed=s.sim_seed, epoch=s.start_date, daily_users=s.sim_daily_users), s.landing_dir, s.truth_dir)
+    writer = LandingWriter(event_source().simulation(), s.landing_dir, s.truth_dir)
     day = first
     while day <= last:
         print(f"      {day}: {writer.write_day(day):,} messages", flush=True)
@@ -76,6 +77,19 @@ def check_evaluations(instance, run_id: str) -> list:
 
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=100000).records
     return [r.event_log_entry.dagster_event.event_specific_data for r in records]
+
+
+def checks_line(checks: list) -> str:
+    """``checks: 140 of 142 passed; warned: ...; failed: ...`` (a WARN check warns, it does not fail)."""
+    from dagster import AssetCheckSeverity
+
+    def named(severity) -> str:
+        return ", ".join(f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed and c.severity == severity)
+
+    passed = sum(c.passed for c in checks)
+    warned, failed = named(AssetCheckSeverity.WARN), named(AssetCheckSeverity.ERROR)
+    line = f"checks: {passed} of {len(checks)} passed"
+    return line + (f"; warned: {warned}" if warned else "") + (f"; failed: {failed}" if failed else "")
 
 
 def _step(number: int, text: str) -> float:
@@ -277,8 +291,7 @@ def main() -> None:
 
     instance = DagsterInstance.get()
     checks = [c for r in runs for c in check_evaluations(instance, r["runId"])]
-    failed = [f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed]
-    print(f"      checks: {len(checks) - len(failed)} of {len(checks)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(f"      {checks_line(checks)}")
     print(f"      freshness, evaluated after the backfill: {freshness}")
 
     _step(4, "Summary")

@@ -18,6 +18,7 @@ LAYERS = [
     "ingestion",
     "transform",
     "retention",
+    "monitoring",
     "publishing",
     "automation",
     "definitions",

@@ -75,7 +75,7 @@ def test_every_asset_has_its_groups_team_as_owner_and_code_references_to_files_t
 def test_every_schedule_sensor_job_and_check_says_what_it_does():
     repo = defs.get_repository_def()
     described = [*repo.schedule_defs, *repo.sensor_defs, *(j for j in repo.get_all_jobs() if not j.name.startswith("__"))]
-    assert len(described) == 9 and all(d.description for d in described)
+    assert len(described) == 10 and all(d.description for d in described)
     checks = {spec.key: spec for assets_def in repo.assets_defs_by_key.values() for spec in assets_def.check_specs}
     assert len(checks) > 100
     assert [key for key, spec in checks.items() if not spec.description] == []

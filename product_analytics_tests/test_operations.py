@@ -133,3 +133,45 @@ def test_a_failed_step_fails_its_run_once_and_a_dead_run_is_retried(tmp_path):
         assert will_be_retried(instance, died.run_id)
     finally:
         instance.dispose()
+
+
+def _metric_alert(metric: str, day: str, value: float) -> dict:
+    return {"kind": "metric_change", "metric": metric, "metric_date": day, "value": value, "baseline": 100.0, "change": value / 100 - 1}
+
+
+def test_metric_alerts_are_sent_once_per_metric_and_day_and_a_failed_send_is_retried(tmp_path, monkeypatch):
+    from dagster import AssetMaterialization, MetadataValue, build_sensor_context
+
+    from product_analytics.automation.sensors import metric_change_alerts
+    from product_analytics.monitoring.assets import ALERTS, METRIC_CHANGES
+
+    def materialize(*alerts):
+        instance.report_runless_asset_event(AssetMaterialization(METRIC_CHANGES, metadata={ALERTS: MetadataValue.json(list(alerts))}))
+
+    def tick(cursor):
+        return metric_change_alerts.evaluate_tick(build_sensor_context(instance=instance, cursor=cursor))
+
+    instance = DagsterInstance.ephemeral()
+    sink = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("PA_ALERT_FILE", str(sink))
+    materialize(_metric_alert("dau", "2026-03-10", 60.0), _metric_alert("day_1_retention", "2026-03-10", 0.1))
+    materialize()  # a run without alerts
+    first = tick(None)
+    assert first.skip_message == "sent 2 metric alerts"
+    # the same day again (a re-run), and a new day: only the new day is sent
+    materialize(_metric_alert("dau", "2026-03-10", 60.0), _metric_alert("dau", "2026-03-11", 50.0))
+    # the webhook is down: nothing is lost, nothing is sent twice
+    monkeypatch.setenv("PA_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/alerts")  # the discard port: refused
+    failed = tick(first.cursor)
+    assert "dau:2026-03-11 failed" in failed.skip_message and "retried at the next tick" in failed.skip_message
+    monkeypatch.delenv("PA_ALERT_WEBHOOK_URL")
+    retried = tick(failed.cursor)
+    assert retried.skip_message == "sent 1 metric alerts"
+    assert tick(retried.cursor).skip_message == "no new metric alert"
+    lines = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert [(a["metric"], a["metric_date"], a["value"]) for a in lines] == [
+        ("dau", "2026-03-10", 60.0),
+        ("day_1_retention", "2026-03-10", 0.1),
+        ("dau", "2026-03-11", 50.0),
+    ]
+    assert all(a["kind"] == "metric_change" and a["at"] and a["job"] is None for a in lines)  # runless events have no job

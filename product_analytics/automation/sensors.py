@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import (
+    AssetRecordsFilter,
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
@@ -17,6 +18,7 @@ from dagster import (
 
 from product_analytics.automation.jobs import freshness_checks_job
 from product_analytics.config import settings
+from product_analytics.monitoring.assets import ALERTS, METRIC_CHANGES
 from product_analytics.policies.partitions import RANGE_END_TAG, RANGE_START_TAG
 from product_analytics.resources.recovery import free_slots_of_dead_runs
 
@@ -116,3 +118,57 @@ def dead_run_reaper(context: SensorEvaluationContext):
     for run_id in freed:
         context.log.info(f"run {run_id}: its process is gone; marked failed and its writer slots freed")
     return SkipReason(f"freed the slots of {len(freed)} dead runs" if freed else "no dead run holds a slot")
+
+
+SENT_KEPT = 5000  # the (metric, day) pairs the cursor remembers as sent, the latest first
+
+
+def metric_alerts_since(instance, after: int | None, limit: int = 100) -> tuple[list[dict], int | None]:
+    """The alerts of metric_changes' materializations after storage id ``after``, each with its
+    run, and the last storage id read."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=METRIC_CHANGES, after_storage_id=after), limit=limit, ascending=True
+    ).records
+    found = []
+    for record in records:
+        entry = record.asset_materialization.metadata.get(ALERTS)
+        run = instance.get_run_by_id(record.run_id)
+        for alert in entry.value if entry is not None else []:
+            found.append({**alert, "run_id": record.run_id, "job": run.job_name if run else None})
+        after = record.storage_id
+    return found, after
+
+
+@sensor(
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Sends each metric alert of marts.metric_changes (a watched metric past its threshold on a day of "
+        "the run) to PA_ALERT_FILE or PA_ALERT_WEBHOOK_URL, like failed runs: once per metric and day, "
+        "however often the day is run again."
+    ),
+)
+def metric_change_alerts(context: SensorEvaluationContext):
+    state = json.loads(context.cursor) if context.cursor else {"after": None, "sent": []}
+    sent = dict.fromkeys(state["sent"])
+    s = settings()
+    delivered = 0
+    while True:
+        alerts, after = metric_alerts_since(context.instance, state["after"])
+        if after == state["after"]:
+            break
+        for alert in alerts:
+            key = f"{alert['metric']}:{alert['metric_date']}"
+            if key in sent:
+                continue
+            try:
+                deliver({"at": datetime.now(UTC).isoformat(), **alert}, s.alert_file, s.alert_webhook_url)
+            except OSError as exc:  # the file or the webhook: what was sent stays sent, the rest waits
+                context.update_cursor(json.dumps({"after": state["after"], "sent": list(sent)[-SENT_KEPT:]}))
+                context.log.error(f"metric alert {key} not sent: {exc}")
+                return SkipReason(f"sent {delivered} metric alerts; {key} failed ({exc}) and is retried at the next tick")
+            sent[key] = None
+            delivered += 1
+        state = {"after": after, "sent": list(sent)[-SENT_KEPT:]}
+        context.update_cursor(json.dumps(state))
+    return SkipReason(f"sent {delivered} metric alerts" if delivered else "no new metric alert")

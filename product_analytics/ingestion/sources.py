@@ -21,6 +21,7 @@ from product_analytics.ingestion.load import EventInput, MissedDay, loaded_days
 from product_analytics.ingestion.schema import EVENT_COLUMNS, EVENT_JSON_COLUMNS
 from product_analytics.ingestion.validation import Rules
 from product_analytics.simulator import LandingWriter, SimulationConfig, events_file, source_file
+from product_analytics.simulator.world import Incident
 
 
 class EventSource(ConfigurableResource):
@@ -112,9 +113,15 @@ class SimulatorSource(EventSource):
     daily_users: int
     start_date: str
     clock: str | None = None
+    incident: str | None = None  # DAY:KIND:FACTOR (PA_SIM_INCIDENT)
 
     def simulation(self) -> SimulationConfig:
-        return SimulationConfig(seed=self.seed, epoch=date.fromisoformat(self.start_date), daily_users=self.daily_users)
+        return SimulationConfig(
+            seed=self.seed,
+            epoch=date.fromisoformat(self.start_date),
+            daily_users=self.daily_users,
+            incident=simulated_incident(self.incident),
+        )
 
     def available_at(self) -> datetime:
         if self.clock:
@@ -184,6 +191,16 @@ class FileSource(EventSource):
         return [p for p in files if readers.date_in_path(p.relative_to(folder)) == day.isoformat()]
 
 
+def simulated_incident(text: str | None) -> Incident | None:
+    """The simulator's incident from its setting, or a ConfigError that says how to write it."""
+    if text is None:
+        return None
+    try:
+        return Incident.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"PA_SIM_INCIDENT: {exc}") from exc
+
+
 def event_source() -> EventSource:
     """The source ``PA_SOURCE`` names, configured from the environment."""
     s = settings()
@@ -197,6 +214,7 @@ def event_source() -> EventSource:
         if s.events_dir is None:
             raise ConfigError("PA_SOURCE=files needs PA_EVENTS_DIR, the folder of event files")
         return FileSource(events_dir=str(s.events_dir), tables_dir=str(s.tables_dir) if s.tables_dir else None, **shared)
+    simulated_incident(s.sim_incident)  # a mistyped incident fails the code location's load
     return SimulatorSource(
         landing_dir=str(s.landing_dir),
         truth_dir=str(s.truth_dir),
@@ -204,5 +222,6 @@ def event_source() -> EventSource:
         daily_users=s.sim_daily_users,
         start_date=s.start_date.isoformat(),
         clock=s.ingest_clock.isoformat() if s.ingest_clock else None,
+        incident=s.sim_incident,
         **shared,
     )

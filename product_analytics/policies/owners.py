@@ -19,6 +19,7 @@ TEAM_BY_GROUP = {
     "audit": DATA_ENGINEERING,  # the audit trail of runs
     "marts": ANALYTICS,
     "retention": ANALYTICS,
+    "monitoring": ANALYTICS,  # metric changes and their alerts
     "exposures": ANALYTICS,
 }
 

@@ -3,6 +3,7 @@
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, TableColumn, TableRecord, TableSchema, asset
 
 from product_analytics.config import settings
+from product_analytics.monitoring.assets import METRIC_CHANGES
 from product_analytics.policies import audit_trail
 from product_analytics.policies.pools import DUCKDB_WRITER_POOL
 from product_analytics.policies.table_figures import table_figures
@@ -18,7 +19,7 @@ READER_COPY = AssetKey(["published", "reader_copy"])
 @asset(
     key=READER_COPY,
     group_name="published",
-    deps=[*(model_key(name) for name in public_models()), RETENTION, RETENTION_BY_ATTRIBUTE],
+    deps=[*(model_key(name) for name in public_models()), RETENTION, RETENTION_BY_ATTRIBUTE, METRIC_CHANGES],
     kinds={"duckdb", "python"},
     pool=DUCKDB_WRITER_POOL,
     description=(

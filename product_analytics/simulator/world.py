@@ -30,6 +30,32 @@ MAX_DEVICE_OFFSET_DAYS = 60
 MAX_SIGNUP_DELAY_DAYS = 30
 
 
+INCIDENT_KINDS = ("traffic", "orders")
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A day on which the product misbehaves, to try the metric alerts on: ``traffic`` multiplies
+    the chance that a returning visitor comes back that day, ``orders`` the rate of orders
+    (0.3: a drop of 70%, 2: a spike). New visitors, sign-ups and new devices still show up."""
+
+    day: date
+    kind: str
+    factor: float
+
+    @classmethod
+    def parse(cls, text: str) -> Incident:
+        """``2026-09-20:traffic:0.3`` (day, kind, factor)."""
+        parts = text.strip().split(":")
+        try:
+            day, kind, factor = date.fromisoformat(parts[0]), parts[1], float(parts[2])
+        except (IndexError, ValueError) as exc:
+            raise ValueError(f"incident {text!r} is not DAY:KIND:FACTOR (e.g. 2026-09-20:traffic:0.3)") from exc
+        if len(parts) != 3 or kind not in INCIDENT_KINDS or factor < 0:
+            raise ValueError(f"incident {text!r}: KIND is one of {', '.join(INCIDENT_KINDS)} and FACTOR a number >= 0")
+        return cls(day, kind, factor)
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
     """Knobs of the simulator. Rates are documented in docs/simulator.md."""
@@ -42,6 +68,7 @@ class SimulationConfig:
     multi_day_offline_share: float = 0.25  # of those, delivered one or more days later
     missing_join_id_rate: float = 0.2  # invite_accepted / shared_link_opened without their id
     skewed_device_rate: float = 0.15
+    incident: Incident | None = None  # a drop or spike on one day (docs/simulator.md)
 
     @property
     def arrivals_per_day(self) -> int:
@@ -55,6 +82,11 @@ class SimulationConfig:
 
     def day_start_ms(self, day_index: int) -> int:
         return self.epoch_ms() + day_index * DAY_MS
+
+    def incident_factor(self, day_index: int, kind: str) -> float:
+        """The incident's factor on ``day_index`` for ``kind``, 1 on every other day."""
+        hit = self.incident is not None and self.incident.kind == kind and self.day_index(self.incident.day) == day_index
+        return self.incident.factor if hit else 1.0
 
 
 def arrivals_on(cfg: SimulationConfig, day_index: np.ndarray | int) -> np.ndarray:
@@ -184,7 +216,7 @@ def active_on(cfg: SimulationConfig, day_index: int) -> dict[str, np.ndarray]:
     cohorts, ks = cohort_members(cfg, day_index - MAX_AGE_DAYS, day_index)
     life = lifecycle(cfg, cohorts, ks)
     age = day_index - cohorts
-    p_return = np.minimum(0.9, 0.42 * life["propensity"] * np.maximum(age, 1) ** -0.55)
+    p_return = np.minimum(0.9, 0.42 * life["propensity"] * np.maximum(age, 1) ** -0.55 * cfg.incident_factor(day_index, "traffic"))
     u = uniform(cfg.seed, "active", combine(life["pid"], day_index))
     forced = (age == 0) | (life["signup_day"] == day_index) | (life["device_day"][:, 1:] == day_index).any(axis=1)
     keep = forced | (u < p_return)
@@ -247,7 +279,7 @@ def orders_created_on(cfg: SimulationConfig, day_index: int) -> dict[str, np.nda
     people = active_on(cfg, day_index)
     eligible = np.flatnonzero(people["signup_day"] < day_index)
     rng = np.random.default_rng([cfg.seed, day_index, 202])
-    n = rng.poisson(0.08 * len(eligible)) if len(eligible) else 0
+    n = rng.poisson(0.08 * cfg.incident_factor(day_index, "orders") * len(eligible)) if len(eligible) else 0
     buyers = rng.choice(eligible, size=n) if n else np.empty(0, np.int64)
     created = cfg.day_start_ms(day_index) + rng.integers(1 * 3600_000, 22 * 3600_000, size=n)
     product = rng.integers(0, len(catalog.PRODUCTS), size=n)
