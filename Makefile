@@ -21,7 +21,7 @@ setup: $(STAMP) browser
 	@# dbt parses with the warehouse path and start date the runs use: their partial parse starts warm.
 	@PA_DUCKDB_PATH=$$($(BIN)/python -m product_analytics.config duckdb-path) \
 	  PA_START_DATE=$$($(BIN)/python -m product_analytics.config start-date) \
-	  $(BIN)/dagster-dbt project prepare-and-package --file product_analytics/project.py >/dev/null
+	  $(BIN)/python -m product_analytics.project >/dev/null
 
 ## browser: Debian's chromium (headless, for the UI test), installed when missing
 browser:

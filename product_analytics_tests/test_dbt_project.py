@@ -3,7 +3,9 @@
 import json
 import os
 import shutil
+import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -151,3 +153,34 @@ def test_the_daily_run_tests_only_the_days_of_its_window(tmp_path):
         warehouse.dbt(*test)
     with pytest.raises(AssertionError, match="failed"):
         warehouse.dbt(*test, *window("2026-03-19", "2026-03-22"))
+
+
+def test_preparing_after_a_macro_changed_keeps_every_singular_tests_description(tmp_path, monkeypatch):
+    """dbt's partial parse, after a change to a macro of the models singular tests read,
+    drops those tests' descriptions from tests/singular_tests.yml; the project's preparation
+    (make setup, and `dagster dev` at each load) parses from scratch then, so every check
+    keeps its text."""
+    from dagster_dbt import DbtProject
+
+    from product_analytics.project import prepare, singular_tests_without_description
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # dbt of this environment
+    copy = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    project = DbtProject(project_dir=copy)
+    prepare(project)
+    assert singular_tests_without_description(project.manifest_path) == []
+
+    macro = copy / "macros" / "incremental_changes.sql"
+    opening = "{% macro changes_cursor() -%}"
+    change = lambda text: macro.write_text(macro.read_text().replace(opening, opening + text))  # noqa: E731
+    change("{#- changed -#}")
+    project.preparer.prepare(project)  # dbt's partial parse alone
+    lost = singular_tests_without_description(project.manifest_path)
+    assert "test.product_analytics.assert_funnel_steps_never_increase" in lost, "dbt keeps them now: prepare's second parse may go"
+
+    change("{#- changed again -#}")
+    prepare(project)
+    assert singular_tests_without_description(project.manifest_path) == []
+    manifest = json.loads(project.manifest_path.read_text())
+    assert "changed again" in manifest["macros"]["macro.product_analytics.changes_cursor"]["macro_sql"]

@@ -65,10 +65,27 @@
 {%- endmacro %}
 
 
-{#- True when model `producer` was built from scratch after the cursor (every key replaced). -#}
+{#- True when model `producer` (or one of a list of them) was built from scratch after the
+    cursor (every key replaced). -#}
 {% macro replaced_whole_since_cursor(producer) -%}
+    {%- set producers = [producer] if producer is string else producer -%}
     exists (select 1 from {{ replaced_keys_relation() }}
-            where model = '{{ producer }}' and key_column = '*' and replaced_at > {{ changes_cursor() }})
+            where model in ({% for p in producers %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %})
+            and key_column = '*' and replaced_at > {{ changes_cursor() }})
+{%- endmacro %}
+
+
+{#- Every value of `column` in each of `relations` when one of `producers` was built from
+    scratch after the cursor, and no row otherwise: selects to union into a model's touched
+    keys. A producer rebuilt from scratch (a full refresh of it alone, after its SQL or a
+    var it reads changed) may have changed any row, so its reader revisits every key it
+    holds (`this`: rows that may go) and every key its input holds (rows that may come). -#}
+{% macro every_key_if_rebuilt(producers, column, relations) -%}
+    {%- for relation in relations %}
+    select {{ column }} from {{ relation }} where {{ replaced_whole_since_cursor(producers) }}
+    {%- if not loop.last %}
+    union{% endif %}
+    {%- endfor %}
 {%- endmacro %}
 
 

@@ -45,7 +45,7 @@ touched_visitors as (
     select visitor_id from changed_visitors
     -- fct_sessions rebuilt from scratch: every visitor
     union
-    select visitor_id from {{ this }} where {{ replaced_whole_since_cursor('fct_sessions') }}
+    {{ every_key_if_rebuilt('fct_sessions', 'visitor_id', [this]) }}
     union
     select coalesce(identity_map.user_id, device_days.anonymous_id)
     from {{ ref('int_device_platform_days') }} as device_days

@@ -35,6 +35,9 @@ changed_devices as (
     select key_value from {{ replaced_since_cursor('int_anonymous_ids_mapped', 'anonymous_id') }}
     union
     select key_value from {{ replaced_since_cursor('int_devices_flagged_runaway', 'anonymous_id') }}
+    -- either rebuilt from scratch: every device
+    union
+    {{ every_key_if_rebuilt(['int_anonymous_ids_mapped', 'int_devices_flagged_runaway'], 'anonymous_id', [this, ref('int_sessions_aggregated')]) }}
 
 ),
 

@@ -18,7 +18,10 @@ with
 {% if is_incremental() %}
 touched_visitors as (
 
-    select distinct key_value as visitor_id from {{ replaced_since_cursor('fct_sessions', 'visitor_id') }}
+    select key_value as visitor_id from {{ replaced_since_cursor('fct_sessions', 'visitor_id') }}
+    -- fct_sessions rebuilt from scratch: every visitor
+    union
+    {{ every_key_if_rebuilt('fct_sessions', 'visitor_id', [this, ref('fct_sessions')]) }}
 
 ),
 {% endif %}

@@ -24,10 +24,7 @@ touched_days as (
     from {{ replaced_since_cursor('fct_conversion_attribution', 'conversion_date') }} as changed (key_value)
     -- fct_conversion_attribution rebuilt from scratch: every day
     union
-    select conversion_date from {{ this }} where {{ replaced_whole_since_cursor('fct_conversion_attribution') }}
-    union
-    select conversion_date from {{ ref('fct_conversion_attribution') }}
-    where {{ replaced_whole_since_cursor('fct_conversion_attribution') }}
+    {{ every_key_if_rebuilt('fct_conversion_attribution', 'conversion_date', [this, ref('fct_conversion_attribution')]) }}
 
 ),
 {% endif %}

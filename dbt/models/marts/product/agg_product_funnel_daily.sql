@@ -4,7 +4,7 @@
         incremental_strategy='replace_keys',
         unique_key='session_date',
         meta={'replace_keys': {'marker_column': 'sessions'}},
-        post_hook="{{ advance_cursor(['int_devices_flagged_runaway']) }}",
+        post_hook="{{ advance_cursor(['fct_sessions', 'int_devices_flagged_runaway']) }}",
     )
 }}
 
@@ -13,8 +13,9 @@
     reached every step before it, so the counts never increase along the funnel.
     Kept by day (macros/incremental_changes.sql): a run recounts the days rebuilt since its
     last run and the days with a session of a device whose runaway flag was recomputed
-    since (a visitor's identity changes no count), and carries the totals to date forward
-    from the first of them. -#}
+    since (a visitor's identity changes no count), every day once fct_sessions or the flags
+    were rebuilt from scratch, and carries the totals to date forward from the first of
+    them. -#}
 
 -- depends_on: {{ ref('int_days_rebuilt') }}
 -- depends_on: {{ ref('int_sessions_aggregated') }}
@@ -28,6 +29,9 @@ touched_days as (
     union
     select session_date from {{ ref('int_sessions_aggregated') }}
     where anonymous_id in {{ replaced_since_cursor('int_devices_flagged_runaway', 'anonymous_id') }}
+    -- fct_sessions or the flags rebuilt from scratch: every day
+    union
+    {{ every_key_if_rebuilt(['fct_sessions', 'int_devices_flagged_runaway'], 'session_date', [this, ref('int_sessions_aggregated')]) }}
 
 ),
 

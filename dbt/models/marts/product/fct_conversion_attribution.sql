@@ -28,9 +28,7 @@ touched_visitors as (
     select key_value as visitor_id from {{ replaced_since_cursor('fct_sessions', 'visitor_id') }}
     -- fct_sessions rebuilt from scratch: every visitor
     union
-    select visitor_id from {{ this }} where {{ replaced_whole_since_cursor('fct_sessions') }}
-    union
-    select visitor_id from {{ ref('fct_sessions') }} where {{ replaced_whole_since_cursor('fct_sessions') }}
+    {{ every_key_if_rebuilt('fct_sessions', 'visitor_id', [this, ref('fct_sessions')]) }}
 
 ),
 {% endif %}
