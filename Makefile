@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # dbt must be on the PATH of every process that runs Dagster or prepares the dbt project.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup browser demo test ui bench bench-quick lint clean
+.PHONY: setup browser java demo test ui bench bench-quick lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-## setup: the virtualenv, the Dagster home, dbt's manifest, and Chromium for the UI tests
-setup: $(STAMP) browser
+## setup: the virtualenv, the Dagster home, dbt's manifest, Chromium for the UI tests and Java for Spark
+setup: $(STAMP) browser java
 	@$(BIN)/python -m product_analytics.instance >/dev/null
 	@# dbt parses with the warehouse path and start date the runs use: their partial parse starts warm.
 	@PA_DUCKDB_PATH=$$($(BIN)/python -m product_analytics.config duckdb-path) \
@@ -32,6 +32,17 @@ browser:
 	  else \
 	    echo "warning: chromium is missing and cannot be installed here (root and apt-get needed);"; \
 	    echo "         the UI screenshot test needs it: sudo apt-get install chromium"; \
+	  fi; }
+
+## java: a Java runtime for Spark (Debian's OpenJDK 17, headless), installed when missing
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Java 17 for Spark (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  else \
+	    echo "warning: java is missing and cannot be installed here (root and apt-get needed);"; \
+	    echo "         the Spark engine and its tests need it: sudo apt-get install openjdk-17-jre-headless"; \
 	  fi; }
 
 ## demo: simulate the last 7 days and materialize every asset through Dagster

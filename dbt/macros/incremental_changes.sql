@@ -32,8 +32,23 @@
 
 
 {#- on-run-start (dbt_project.yml), before any model runs, alone: the state's tables, and
-    the records every consumer has read dropped. -#}
+    the records every consumer has read dropped (on Spark, whose Parquet tables take no
+    delete, the records stay). -#}
 {% macro ensure_incremental_state() -%}
+    {{ return(adapter.dispatch('ensure_incremental_state')()) }}
+{%- endmacro %}
+
+{% macro spark__ensure_incremental_state() -%}
+    {%- if execute %}
+    {%- do run_query('create schema if not exists ' ~ incremental_state_schema()) %}
+    {%- do run_query('create table if not exists ' ~ replaced_keys_relation()
+        ~ ' (model string, key_column string, key_value string, replaced_at timestamp) using parquet') %}
+    {%- do run_query('create table if not exists ' ~ cursors_relation()
+        ~ ' (model string, consumed_through timestamp) using parquet') %}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro default__ensure_incremental_state() -%}
     create schema if not exists {{ incremental_state_schema() }};
     create table if not exists {{ replaced_keys_relation() }} (
         model varchar, key_column varchar, key_value varchar, replaced_at timestamp with time zone

@@ -23,7 +23,10 @@ deduplicated as (
         source.*,
         {{ delivery_number() }} as delivery_number
     from source
-    anti join superseded using (event_date, message_id)
+    where not exists (
+            select 1 from superseded
+            where superseded.event_date = source.event_date and superseded.message_id = source.message_id
+        )
 
 ),
 
@@ -55,23 +58,23 @@ renamed as (
         context_page_url as page_url,
         context_page_referrer as page_referrer,
         properties,
-        properties ->> 'game_id' as game_id,
-        properties ->> 'mode' as game_mode,
-        cast(properties ->> 'score' as bigint) as score,
-        cast(properties ->> 'duration_seconds' as bigint) as game_duration_seconds,
-        properties ->> 'share_id' as share_id,
-        properties ->> 'invite_id' as invite_id,
-        properties ->> 'referrer_user_id' as referrer_user_id,
-        properties ->> 'destination' as share_destination,
-        properties ->> 'post_id' as post_id,
-        properties ->> 'product_id' as product_id,
-        cast(properties ->> 'price' as double) as price,
-        properties ->> 'order_id' as order_id,
-        cast(properties ->> 'revenue' as double) as revenue,
+        {{ json_text('properties', 'game_id') }} as game_id,
+        {{ json_text('properties', 'mode') }} as game_mode,
+        cast({{ json_text('properties', 'score') }} as bigint) as score,
+        cast({{ json_text('properties', 'duration_seconds') }} as bigint) as game_duration_seconds,
+        {{ json_text('properties', 'share_id') }} as share_id,
+        {{ json_text('properties', 'invite_id') }} as invite_id,
+        {{ json_text('properties', 'referrer_user_id') }} as referrer_user_id,
+        {{ json_text('properties', 'destination') }} as share_destination,
+        {{ json_text('properties', 'post_id') }} as post_id,
+        {{ json_text('properties', 'product_id') }} as product_id,
+        cast({{ json_text('properties', 'price') }} as double) as price,
+        {{ json_text('properties', 'order_id') }} as order_id,
+        cast({{ json_text('properties', 'revenue') }} as double) as revenue,
 
         -- timestamps: "timestamp" is the CDP's skew-corrected event time,
         -- received_at - (sent_at - original_timestamp)
-        "timestamp" as event_at,
+        {{ adapter.quote('timestamp') }} as event_at,
         original_timestamp as device_event_at,
         sent_at as device_sent_at,
         received_at,

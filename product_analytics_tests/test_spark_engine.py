@@ -1,0 +1,121 @@
+"""The Spark engine (docs/scale.md): the dbt project on a local Spark equals DuckDB row for
+row, so far for the staging of events (issue #14 is under way: the layers above follow).
+
+Two simulated days, with copies of messages on both days and within a day, are loaded
+into DuckDB by ingestion, written as the raw Parquet partitions Spark reads
+(ingestion/spark_landing.py), and the same models are built by dbt-duckdb and by
+dbt-spark's in-process session (one Spark for the module).
+"""
+
+import json
+import os
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pytest
+from dbt.cli.main import dbtRunner
+
+from product_analytics.config import DBT_PROJECT_DIR
+from product_analytics.ingestion.load import load_events_day
+from product_analytics.ingestion.sources import simulator_export
+from product_analytics.ingestion.spark_landing import day_file, write_day
+from product_analytics.simulator import LandingWriter, SimulationConfig
+from product_analytics.simulator.landing import events_file
+from product_analytics_tests.conftest import START
+from product_analytics_tests.harness import VARS, Warehouse
+
+pytestmark = pytest.mark.spark
+
+DAYS = [date(2026, 3, 20), date(2026, 3, 21)]
+MODELS = ["stg_app__events"]
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory):
+    """The DuckDB warehouse and the Spark warehouse folder, both built; the Spark session."""
+    root = tmp_path_factory.mktemp("spark_engine")
+    LandingWriter(SimulationConfig(seed=3, epoch=START, daily_users=40), root / "landing", root / "truth").write_days(DAYS)
+    resend_across_days(root / "landing")
+    warehouse = Warehouse(root / "warehouse.duckdb")
+    clock = datetime.combine(DAYS[-1] + timedelta(days=2), datetime.min.time())
+    spark_dir = root / "spark"
+    with duckdb.connect(str(warehouse.path)) as conn:
+        for day in DAYS:
+            load_events_day(conn, day, simulator_export(events_file(root / "landing", day), day, clock))
+            write_day(conn, spark_dir, day)
+    warehouse.dbt("run", "--select", *MODELS, "--vars", json.dumps(VARS))
+
+    saved = {name: os.environ.get(name) for name in ("PA_ENGINE", "PA_SPARK_WAREHOUSE_DIR")}
+    os.environ.update({"PA_ENGINE": "spark", "PA_SPARK_WAREHOUSE_DIR": str(spark_dir)})
+    try:
+        result = dbtRunner().invoke(
+            ["run", "--select", *MODELS, "--vars", json.dumps(VARS), "--project-dir", str(DBT_PROJECT_DIR),
+             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(root / "dbt_target_spark"), "--quiet"]
+        )  # fmt: skip
+        assert result.success, f"dbt on Spark failed: {result.exception}"
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.getOrCreate()  # the session dbt-spark started in this process
+    yield warehouse, spark_dir, spark
+    spark.stop()
+
+
+def resend_across_days(landing) -> None:
+    """Ten messages of the first day sent again on the second with a later time: ingestion
+    keeps the earliest received copy and records the other as superseded."""
+    first, second = (events_file(landing, d) for d in DAYS)
+    with duckdb.connect() as conn:
+        conn.execute(
+            f"""copy (
+                    from read_parquet('{second}')
+                    union all by name
+                    (select * replace ("timestamp" + interval 1 day as "timestamp", received_at + interval 1 day as received_at)
+                     from read_parquet('{first}') where type = 'track' order by message_id limit 10)
+                ) to '{second}.new' (format parquet)"""
+        )
+    os.replace(f"{second}.new", second)
+
+
+def normalized(rows: list[dict]) -> list[tuple]:
+    """Rows comparable across engines: instants as naive UTC, floats to 9 places, JSON parsed."""
+
+    def value(v):
+        if isinstance(v, datetime):
+            return (v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo else v).isoformat()
+        if isinstance(v, float):
+            return round(v, 9)
+        if isinstance(v, str) and v.startswith("{"):
+            return json.dumps(json.loads(v), sort_keys=True)
+        return v
+
+    return sorted((tuple(value(row[k]) for k in sorted(row)) for row in rows), key=repr)
+
+
+def test_the_raw_partitions_hold_each_day_once_with_its_superseded_copies(engines):
+    warehouse, spark_dir, spark = engines
+    assert sorted(p.name for p in (spark_dir / "raw" / "events").iterdir()) == [f"event_date={d}" for d in DAYS]
+    for day in DAYS:
+        assert day_file(spark_dir, "events", day).exists() and day_file(spark_dir, "superseded_events", day).exists()
+    on_spark = spark.sql("select event_date, count(*) from raw.events group by event_date order by 1").collect()
+    with duckdb.connect(str(warehouse.path)) as conn:
+        in_duckdb = conn.sql("select event_date, count(*) from raw.events group by 1 order by 1").fetchall()
+        superseded = conn.sql("select count(*) from raw.superseded_events").fetchall()[0][0]
+    assert [tuple(r) for r in on_spark] == in_duckdb
+    assert superseded == 10  # the resent copies, on the second day
+    assert spark.sql("select count(*) from raw.superseded_events").collect()[0][0] == superseded
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_model_on_spark_equals_duckdb_row_for_row(engines, model):
+    warehouse, _, spark = engines
+    duck = warehouse.table(f"staging.{model}").to_pylist()
+    sparked = [row.asDict() for row in spark.table(f"staging.{model}").collect()]
+    assert len(duck) > 500
+    assert sorted(sparked[0]) == sorted(duck[0]), "the same columns"
+    assert normalized(sparked) == normalized(duck)
