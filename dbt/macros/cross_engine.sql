@@ -18,8 +18,8 @@
 {#- On Spark, the raw tables are views over their daily Parquet partitions (Hive-style
     folders `<table>/<day column>=YYYY-MM-DD/`) under PA_SPARK_WAREHOUSE_DIR/raw (an
     absolute path), which product_analytics/engines/spark.py writes; a view reads the
-    folders as they are, so a day replaced there is seen at once. So far the events and
-    their superseded copies. Nothing to do on DuckDB, where ingestion writes the tables. -#}
+    folders as they are, so a day replaced there is seen at once. Nothing to do on DuckDB,
+    where ingestion writes the tables. -#}
 {% macro register_raw_tables() -%}
     {{ return(adapter.dispatch('register_raw_tables')()) }}
 {%- endmacro %}
@@ -31,7 +31,7 @@
     {%- if execute %}
     {%- set root = env_var('PA_SPARK_WAREHOUSE_DIR') ~ '/raw' %}
     {%- do run_query('create schema if not exists raw') %}
-    {%- for table in ['events', 'superseded_events'] %}
+    {%- for table in ['events', 'superseded_events', 'users', 'posts', 'orders'] %}
     {%- do run_query('create or replace view raw.' ~ table ~ ' as select * from parquet.`' ~ root ~ '/' ~ table ~ '`') %}
     {%- endfor %}
     {%- endif %}

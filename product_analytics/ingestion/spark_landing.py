@@ -17,8 +17,14 @@ from pathlib import Path
 
 import duckdb
 
-# The raw tables Spark reads so far, and their day columns.
-DAY_COLUMNS = {"events": "event_date", "superseded_events": "event_date"}
+# The raw tables Spark reads, and their day columns (macros/cross_engine.sql registers the same).
+DAY_COLUMNS = {
+    "events": "event_date",
+    "superseded_events": "event_date",
+    "users": "snapshot_date",
+    "posts": "snapshot_date",
+    "orders": "snapshot_date",
+}
 
 
 def day_file(root: Path, table: str, day: date) -> Path:

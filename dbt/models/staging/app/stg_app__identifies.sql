@@ -25,13 +25,13 @@ renamed as (
         user_id,
 
         -- attributes
-        traits ->> 'email' as email,
-        traits ->> 'country' as country,
-        traits ->> 'plan' as plan,
+        {{ json_text('traits', 'email') }} as email,
+        {{ json_text('traits', 'country') }} as country,
+        {{ json_text('traits', 'plan') }} as plan,
         context_platform as platform,
 
         -- timestamps
-        "timestamp" as identified_at,
+        {{ adapter.quote('timestamp') }} as identified_at,
         received_at,
         event_date
 
