@@ -81,6 +81,7 @@ def _folder(name: str) -> Path | None:
 
 @dataclass(frozen=True)
 class Settings:
+    engine: str  # dbt's target (dbt/profiles.yml): duckdb
     data_dir: Path
     duckdb_path: Path
     dagster_home: Path
@@ -170,6 +171,16 @@ def _thresholds(name: str) -> dict[str, float]:
     return found
 
 
+def _engine() -> str:
+    engine = _choice("PA_ENGINE", "duckdb", ("duckdb", "spark"))
+    if engine == "spark":
+        raise ConfigError(
+            "PA_ENGINE=spark: the pipeline runs on DuckDB only so far; on Spark, dbt builds the"
+            " staging layer (docs/scale.md, 'Where it stands'): unset PA_ENGINE"
+        )
+    return engine
+
+
 def settings() -> Settings:
     data_dir = Path(_env("PA_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser().resolve()
     duckdb_path = Path(_env("PA_DUCKDB_PATH", str(data_dir / DUCKDB_FILE_NAME))).expanduser().resolve()
@@ -182,6 +193,7 @@ def settings() -> Settings:
             raise ConfigError(f"PA_INGEST_CLOCK={clock_raw!r} is not an ISO timestamp") from exc
         clock = clock.astimezone(UTC).replace(tzinfo=None) if clock.tzinfo else clock
     return Settings(
+        engine=_engine(),
         data_dir=data_dir,
         duckdb_path=duckdb_path,
         dagster_home=Path(_env("DAGSTER_HOME", str(data_dir / "dagster_home"))).expanduser().resolve(),

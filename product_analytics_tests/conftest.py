@@ -21,6 +21,7 @@ os.environ.update(
 )
 _UNSET = ["PA_DUCKDB_PATH", "PA_SOURCE", "PA_EVENTS_DIR", "PA_TABLES_DIR"]
 _UNSET += ["PA_MAX_CLOCK_SKEW_HOURS", "PA_MAX_MESSAGE_BYTES", "PA_QUARANTINE_MAX_RATE"]
+_UNSET += ["PA_ENGINE", "PA_SPARK_WAREHOUSE_DIR"]
 for _name in _UNSET:
     os.environ.pop(_name, None)
 (_SESSION_DIR / "dagster_home").mkdir(parents=True, exist_ok=True)

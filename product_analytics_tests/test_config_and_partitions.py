@@ -43,6 +43,8 @@ def test_a_data_folder_keeps_the_start_date_recorded_for_it_unless_pa_start_date
         ("PA_SOURCE", "s3", "PA_SOURCE='s3' is not one of simulator, files"),
         ("PA_QUARANTINE_MAX_RATE", "5%", "is not a number"),
         ("PA_QUARANTINE_MAX_RATE", "2", "must be between 0.0 and 1.0"),
+        ("PA_ENGINE", "postgres", "is not one of duckdb, spark"),
+        ("PA_ENGINE", "spark", "the pipeline runs on DuckDB only so far"),
     ],
 )
 def test_bad_values_are_named_in_the_error(monkeypatch, name, value, message):
