@@ -49,20 +49,14 @@ def engines(tmp_path_factory):
             write_day(conn, spark_dir, day)
     warehouse.dbt("run", "--select", *MODELS, "--vars", json.dumps(VARS))
 
-    saved = {name: os.environ.get(name) for name in ("PA_ENGINE", "PA_SPARK_WAREHOUSE_DIR")}
-    os.environ.update({"PA_ENGINE": "spark", "PA_SPARK_WAREHOUSE_DIR": str(spark_dir)})
-    try:
+    with pytest.MonkeyPatch.context() as env:  # dbt's profile reads them; the rest of the suite must not
+        env.setenv("PA_ENGINE", "spark")
+        env.setenv("PA_SPARK_WAREHOUSE_DIR", str(spark_dir))
         result = dbtRunner().invoke(
             ["run", "--select", *MODELS, "--vars", json.dumps(VARS), "--project-dir", str(DBT_PROJECT_DIR),
              "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(root / "dbt_target_spark"), "--quiet"]
         )  # fmt: skip
-        assert result.success, f"dbt on Spark failed: {result.exception}"
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    assert result.success, f"dbt on Spark failed: {result.exception}"
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.getOrCreate()  # the session dbt-spark started in this process
