@@ -61,7 +61,7 @@
 
 {#- The model's cursor, as a scalar subquery (the start of time before its first build). -#}
 {% macro changes_cursor() -%}
-    (select coalesce(max(consumed_through), timestamptz '1900-01-01 00:00:00+00')
+    (select coalesce(max(consumed_through), {{ start_of_time() }})
      from {{ cursors_relation() }} where model = '{{ this.name }}')
 {%- endmacro %}
 
@@ -108,40 +108,74 @@
     and the records of `producers`). A build from scratch records the key column `*`: every
     key replaced (the readers' copy then copies whole). -#}
 {% macro advance_cursor(producers=[]) -%}
+    {%- set statements = [] -%}
     {%- if not is_incremental() %}
-    insert into {{ replaced_keys_relation() }} select '{{ this.name }}', '*', null, current_timestamp;
+    {%- do statements.append("insert into " ~ replaced_keys_relation() ~ " select '" ~ this.name ~ "', '*', null, current_timestamp") %}
     {%- endif %}
-    delete from {{ cursors_relation() }} where model = '{{ this.name }}';
+    {%- if target.type != 'spark' %}{#- Spark's Parquet takes no delete: the cursor is the model's newest -#}
+    {%- do statements.append("delete from " ~ cursors_relation() ~ " where model = '" ~ this.name ~ "'") %}
+    {%- endif %}
+    {%- set advance %}
     insert into {{ cursors_relation() }}
     select '{{ this.name }}', greatest(
-        (select coalesce(max(rebuilt_at), timestamptz '1900-01-01 00:00:00+00') from {{ ref('int_days_rebuilt') }}),
-        (select coalesce(max(replaced_at), timestamptz '1900-01-01 00:00:00+00') from {{ replaced_keys_relation() }}
+        (select coalesce(max(rebuilt_at), {{ start_of_time() }}) from {{ ref('int_days_rebuilt') }}),
+        (select coalesce(max(replaced_at), {{ start_of_time() }}) from {{ replaced_keys_relation() }}
          where model in ({% for p in producers %}'{{ p }}'{% if not loop.last %}, {% endif %}{% else %}null{% endfor %}))
     )
+    {%- endset %}
+    {%- do statements.append(advance) %}
+    {{ return(hook_statements(statements)) }}
 {%- endmacro %}
 
 
-{#- The strategy: records, delete, insert (dbt calls it with the query's rows in `temp_relation`). -#}
-{% macro get_incremental_replace_keys_sql(arg_dict) -%}
-    {%- set target = arg_dict['target_relation'] -%}
-    {%- set temp = arg_dict['temp_relation'] -%}
-    {%- set key = arg_dict['unique_key'] -%}
+{#- An incremental run's rows: the rows of `rows` (a CTE) and a marker for each key of
+    `keys` (a CTE of one column, `key`), a row with only the key set (macro
+    get_incremental_replace_keys_sql). -#}
+{% macro with_markers(rows, key, keys) -%}
+    {{ return(adapter.dispatch('with_markers')(rows, key, keys)) }}
+{%- endmacro %}
+
+{% macro default__with_markers(rows, key, keys) -%}
+select * from {{ rows }}
+union all by name
+select {{ key }} from {{ keys }}
+{%- endmacro %}
+
+{#- Spark has no union by name: the columns are the table's (a column new to the model
+    reaches a Spark table by a full refresh). -#}
+{% macro spark__with_markers(rows, key, keys) -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list if execute else [key] -%}
+select {{ columns | join(', ') }} from {{ rows }}
+union all
+select {% for column in columns %}{{ key if column == key else 'null' }} as {{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+from {{ keys }}
+{%- endmacro %}
+
+
+{#- The statements recording what replacing the keys of `temp` in `target` changes
+    (meta.replace_keys: record_replaced, record_changed), as a list. -#}
+{% macro replace_keys_records(target, temp, key, dest_columns) -%}
     {%- set settings = config.get('meta', {}).get('replace_keys', {}) -%}
     {%- set marker = settings['marker_column'] -%}
-    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set columns = dest_columns | map(attribute='quoted') | join(', ') -%}
+    {%- set statements = [] -%}
     {%- for column in settings.get('record_replaced', []) %}
+    {%- set statement %}
     insert into {{ replaced_keys_relation() }}
-    select distinct '{{ this.name }}', '{{ column }}', cast({{ column }} as varchar), current_timestamp
+    select distinct '{{ this.name }}', '{{ column }}', cast({{ column }} as {{ dbt.type_string() }}), current_timestamp
     from (
         select {{ column }} from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }})
         union all
         select {{ column }} from {{ temp }} where {{ marker }} is not null
     ) as replaced
-    where {{ column }} is not null;
+    where {{ column }} is not null
+    {%- endset %}
+    {%- do statements.append(statement) %}
     {%- endfor %}
     {%- for column in settings.get('record_changed', []) %}
+    {%- set statement %}
     insert into {{ replaced_keys_relation() }}
-    select distinct '{{ this.name }}', '{{ column }}', cast({{ column }} as varchar), current_timestamp
+    select distinct '{{ this.name }}', '{{ column }}', cast({{ column }} as {{ dbt.type_string() }}), current_timestamp
     from (
         (select {{ columns }} from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }})
          except
@@ -151,7 +185,25 @@
          except
          select {{ columns }} from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }}))
     ) as changed
-    where {{ column }} is not null;
+    where {{ column }} is not null
+    {%- endset %}
+    {%- do statements.append(statement) %}
+    {%- endfor %}
+    {{ return(statements) }}
+{%- endmacro %}
+
+
+{#- The strategy: records, delete, insert (dbt calls it with the query's rows in
+    `temp_relation`). On Spark, whose strategies are fixed, the model names its strategy
+    through keyed_strategy (macros/spark_writes.sql). -#}
+{% macro get_incremental_replace_keys_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set temp = arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set marker = config.get('meta', {}).get('replace_keys', {})['marker_column'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- for statement in replace_keys_records(target, temp, key, arg_dict['dest_columns']) %}
+    {{ statement }};
     {%- endfor %}
     delete from {{ target }} where {{ key }} in (select {{ key }} from {{ temp }});
     insert into {{ target }} ({{ columns }})

@@ -105,9 +105,9 @@ per_step as (
         {{ i }} as step_number,
         '{{ steps[i - 1] }}' as step_name,
         count(*) as users,
-        avg({{ dbt.datediff('step_1_at', 'step_' ~ i ~ '_at', 'millisecond') }} / 1000.0) as mean_seconds_from_first_step,
+        avg({{ elapsed_milliseconds('step_1_at', 'step_' ~ i ~ '_at') }} / 1e3) as mean_seconds_from_first_step,
         percentile_cont(0.5) within group (
-            order by {{ dbt.datediff('step_1_at', 'step_' ~ i ~ '_at', 'millisecond') }} / 1000.0
+            order by {{ elapsed_milliseconds('step_1_at', 'step_' ~ i ~ '_at') }} / 1e3
         ) as median_seconds_from_first_step
     from best_attempts
     where depth >= {{ i }}

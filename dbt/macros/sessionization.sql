@@ -14,6 +14,29 @@
     (cast({{ var('session_max_hours') }} * 3600 as bigint) * 1000000)
 {%- endmacro %}
 
+{#- Exact elapsed time between two instants, in whole microseconds (milliseconds): on
+    Spark from the instants' epoch values, since dbt-spark's datediff works in whole
+    seconds plus the fraction read from the text of the timestamp. -#}
 {% macro elapsed_microseconds(earlier, later) -%}
+    {{ return(adapter.dispatch('elapsed_microseconds')(earlier, later)) }}
+{%- endmacro %}
+
+{% macro default__elapsed_microseconds(earlier, later) -%}
     {{ dbt.datediff(earlier, later, 'microsecond') }}
+{%- endmacro %}
+
+{% macro spark__elapsed_microseconds(earlier, later) -%}
+    (unix_micros({{ later }}) - unix_micros({{ earlier }}))
+{%- endmacro %}
+
+{% macro elapsed_milliseconds(earlier, later) -%}
+    {{ return(adapter.dispatch('elapsed_milliseconds')(earlier, later)) }}
+{%- endmacro %}
+
+{% macro default__elapsed_milliseconds(earlier, later) -%}
+    {{ dbt.datediff(earlier, later, 'millisecond') }}
+{%- endmacro %}
+
+{% macro spark__elapsed_milliseconds(earlier, later) -%}
+    (unix_millis({{ later }}) - unix_millis({{ earlier }}))
 {%- endmacro %}

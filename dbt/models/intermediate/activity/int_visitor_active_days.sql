@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_keys',
+        incremental_strategy=keyed_strategy('replace_keys'),
         unique_key='visitor_id',
         meta={'replace_keys': {'marker_column': 'activity_date', 'record_changed': ['activity_date']}},
         post_hook="{{ advance_cursor(['fct_sessions']) }}",
@@ -102,10 +102,8 @@ final as (
 )
 
 {% if is_incremental() %}
-select * from final
-union all by name
 -- a marker per touched visitor: its rows are replaced even when it has none left
-select visitor_id from touched_visitors
+{{ with_markers('final', 'visitor_id', 'touched_visitors') }}
 {% else %}
 select * from final
 {% endif %}

@@ -4,6 +4,7 @@
         incremental_strategy='microbatch',
         begin=var('start_date'),
         event_time='rebuilt_date',
+        partition_by=day_partition('rebuilt_date'),
         tags=['daily'],
     )
 }}

@@ -4,6 +4,7 @@
         incremental_strategy='microbatch',
         begin=var('start_date'),
         event_time='conversion_date',
+        partition_by=day_partition('conversion_date'),
         tags=['daily'],
     )
 }}

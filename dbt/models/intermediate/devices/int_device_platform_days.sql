@@ -4,6 +4,7 @@
         incremental_strategy='microbatch',
         begin=var('start_date'),
         event_time='event_date',
+        partition_by=day_partition('event_date'),
         tags=['daily'],
     )
 }}

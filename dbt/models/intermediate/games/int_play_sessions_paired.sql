@@ -4,6 +4,7 @@
         incremental_strategy='microbatch',
         begin=var('start_date'),
         event_time='started_at',
+        partition_by=day_partition('started_date'),
         tags=['daily'],
     )
 }}
@@ -78,7 +79,7 @@ final as (
 
         -- measures
         {{ elapsed_microseconds('starts.event_at', 'coalesce(ends.ended_at, least(' ~ dbt.dateadd('minute', var('play_session_timeout_minutes'), 'starts.event_at') ~ ', coalesce(starts.next_start_at, ' ~ dbt.dateadd('minute', var('play_session_timeout_minutes'), 'starts.event_at') ~ ')))') }}
-        / 1000000.0 as duration_seconds,
+        / 1e6 as duration_seconds,
 
         -- timestamps
         starts.event_at as started_at,
@@ -88,7 +89,8 @@ final as (
                 {{ dbt.dateadd('minute', var('play_session_timeout_minutes'), 'starts.event_at') }},
                 coalesce(starts.next_start_at, {{ dbt.dateadd('minute', var('play_session_timeout_minutes'), 'starts.event_at') }})
             )
-        ) as ended_at
+        ) as ended_at,
+        cast(starts.event_at as date) as started_date
 
     from starts
     left join ends on starts.event_id = ends.start_id and ends.end_rank = 1

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_keys',
+        incremental_strategy=keyed_strategy('replace_keys'),
         unique_key='anonymous_id',
         meta={'replace_keys': {'marker_column': 'user_id', 'record_replaced': ['anonymous_id']}},
         post_hook="{{ advance_cursor() }}",

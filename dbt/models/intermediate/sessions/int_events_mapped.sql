@@ -23,7 +23,7 @@ final as (
         *,
         {{ elapsed_microseconds(
             'lag(event_at) over (partition by visitor_id order by event_at, event_id)', 'event_at'
-        ) }} / 1000000.0 as idle_seconds
+        ) }} / 1e6 as idle_seconds
     from mapped
 
 )

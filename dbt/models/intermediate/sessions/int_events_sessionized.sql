@@ -4,6 +4,7 @@
         incremental_strategy='microbatch',
         begin=var('start_date'),
         event_time='session_start_at',
+        partition_by=day_partition('session_date'),
         tags=['daily'],
         on_schema_change='append_new_columns',
     )
@@ -63,17 +64,21 @@ events as (
 carried as (
 
     {%- if read_from %}
-    select
-        anonymous_id,
-        event_at as carried_event_at,
-        {{ 'coalesce(run_start_at, session_start_at)' if has_run_start else 'session_start_at' }} as carried_run_start_at
-    from {{ this }}
-    where
-        event_at < {{ read_from }}
-        -- a plain range first, so the scan skips the row groups of older days
-        and event_at >= {{ dbt.dateadd('minute', -(var('session_inactivity_minutes') | int + 1), read_from) }}
-        and {{ elapsed_microseconds('event_at', read_from) }} <= {{ session_inactivity_microseconds() }}
-    qualify row_number() over (partition by anonymous_id order by event_at desc, event_id desc) = 1
+    select anonymous_id, carried_event_at, carried_run_start_at
+    from (
+        select
+            anonymous_id,
+            event_at as carried_event_at,
+            {{ 'coalesce(run_start_at, session_start_at)' if has_run_start else 'session_start_at' }} as carried_run_start_at,
+            row_number() over (partition by anonymous_id order by event_at desc, event_id desc) as recency
+        from {{ this }}
+        where
+            event_at < {{ read_from }}
+            -- a plain range first, so the scan skips the row groups of older days
+            and event_at >= {{ dbt.dateadd('minute', -(var('session_inactivity_minutes') | int + 1), read_from) }}
+            and {{ elapsed_microseconds('event_at', read_from) }} <= {{ session_inactivity_microseconds() }}
+    ) as latest
+    where recency = 1
     {%- else %}
     select
         cast(null as {{ dbt.type_string() }}) as anonymous_id,
@@ -155,7 +160,7 @@ final as (
         user_id,
 
         -- attributes
-        row_number() over (partition by anonymous_id, session_start_at order by event_at, event_id) as event_number_in_session,
+        cast(row_number() over (partition by anonymous_id, session_start_at order by event_at, event_id) as bigint) as event_number_in_session,
         event_name,
         is_page_view,
         page_name,
@@ -176,7 +181,7 @@ final as (
         -- measures
         case
             when session_start_at = event_at then null
-            else {{ elapsed_microseconds('previous_event_at', 'event_at') }} / 1000000.0
+            else {{ elapsed_microseconds('previous_event_at', 'event_at') }} / 1e6
         end as seconds_since_previous_event,
 
         -- timestamps
@@ -184,7 +189,8 @@ final as (
         event_date,
         session_start_at,
         run_start_at,
-        received_at
+        received_at,
+        cast(session_start_at as date) as session_date
 
     from sessionized
 

@@ -4,6 +4,7 @@
         incremental_strategy='microbatch',
         begin=var('start_date'),
         event_time='session_start_at',
+        partition_by=day_partition('session_date'),
         tags=['daily'],
     )
 }}
@@ -29,8 +30,8 @@ page_views as (
     select
         session_id,
         page_name,
-        row_number() over (partition by session_id order by event_number_in_session) as page_number,
-        row_number() over (partition by session_id order by event_number_in_session desc) as reverse_page_number
+        cast(row_number() over (partition by session_id order by event_number_in_session) as bigint) as page_number,
+        cast(row_number() over (partition by session_id order by event_number_in_session desc) as bigint) as reverse_page_number
     from events
     where is_page_view
 
@@ -43,7 +44,7 @@ first_touch as (
         utm_source,
         utm_medium,
         utm_campaign,
-        row_number() over (partition by session_id order by event_number_in_session) as touch_number
+        cast(row_number() over (partition by session_id order by event_number_in_session) as bigint) as touch_number
     from events
     where utm_source is not null or utm_medium is not null or utm_campaign is not null
 
@@ -84,7 +85,7 @@ final as (
         first_touch.utm_campaign,
 
         -- measures
-        {{ elapsed_microseconds('aggregated.session_start_at', 'aggregated.session_end_at') }} / 1000000.0 as duration_seconds,
+        {{ elapsed_microseconds('aggregated.session_start_at', 'aggregated.session_end_at') }} / 1e6 as duration_seconds,
         aggregated.event_count,
         aggregated.distinct_event_count,
         aggregated.page_view_count,

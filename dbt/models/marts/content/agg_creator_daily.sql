@@ -45,7 +45,7 @@ final as (
         per_creator.posts_viewed,
         per_creator.total_views,
         per_creator.total_likes,
-        case when per_creator.viewers = 0 then null else 1.0 * per_creator.viewers_who_liked / per_creator.viewers end as like_ratio,
+        case when per_creator.viewers = 0 then null else cast(per_creator.viewers_who_liked as double) / per_creator.viewers end as like_ratio,
         active_days.user_id is not null as is_active
     from per_creator
     left join active_days

@@ -4,6 +4,7 @@
         incremental_strategy='microbatch',
         begin=var('start_date'),
         event_time='event_date',
+        partition_by=day_partition('event_date'),
         tags=['daily'],
     )
 }}
@@ -47,7 +48,7 @@ final as (
         sum(case when views > 0 and likes > 0 then 1 else 0 end) as viewers_who_liked,
         case
             when sum(case when views > 0 then 1 else 0 end) = 0 then null
-            else 1.0 * sum(case when views > 0 and likes > 0 then 1 else 0 end)
+            else cast(sum(case when views > 0 and likes > 0 then 1 else 0 end) as double)
                 / sum(case when views > 0 then 1 else 0 end)
         end as like_ratio
     from per_device

@@ -4,6 +4,7 @@
         incremental_strategy='microbatch',
         begin=var('start_date'),
         event_time='session_start_at',
+        partition_by=day_partition('session_date'),
         tags=['daily'],
     )
 }}
@@ -29,7 +30,8 @@ final as (
         lead(event_name, 2) over session_order as event_3,
         lead(event_name, 3) over session_order as event_4,
         lead(event_name, 4) over session_order as event_5,
-        session_start_at
+        session_start_at,
+        session_date
     from events
     window session_order as (partition by session_id order by event_number_in_session)
 

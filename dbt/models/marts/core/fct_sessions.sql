@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_keys',
+        incremental_strategy=keyed_strategy('replace_keys'),
         unique_key='visitor_id',
         meta={'replace_keys': {'marker_column': 'session_id', 'record_replaced': ['visitor_id']}},
         post_hook="{{ advance_cursor(['int_anonymous_ids_mapped', 'int_devices_flagged_runaway']) }}",
@@ -86,7 +86,7 @@ final as (
         user_id,
 
         -- attributes
-        row_number() over (partition by visitor_id order by session_start_at, session_id) as session_number,
+        cast(row_number() over (partition by visitor_id order by session_start_at, session_id) as bigint) as session_number,
         platform,
         entry_page,
         exit_page,
@@ -128,10 +128,8 @@ final as (
 )
 
 {% if is_incremental() %}
-select * from final
-union all by name
 -- a marker per touched visitor: its rows are replaced even when it has none left
-select visitor_id from touched_visitors
+{{ with_markers('final', 'visitor_id', 'touched_visitors') }}
 {% else %}
 select * from final
 {% endif %}

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_keys',
+        incremental_strategy=keyed_strategy('replace_keys'),
         unique_key='visitor_id',
         meta={'replace_keys': {'marker_column': 'session_count'}},
         post_hook="{{ advance_cursor(['fct_sessions']) }}",
@@ -51,10 +51,8 @@ final as (
 )
 
 {% if is_incremental() %}
-select * from final
-union all by name
 -- a marker per touched visitor: its row goes when it has no session left
-select visitor_id from touched_visitors
+{{ with_markers('final', 'visitor_id', 'touched_visitors') }}
 {% else %}
 select * from final
 {% endif %}

@@ -19,7 +19,7 @@ numbered as (
 
     select
         *,
-        row_number() over (partition by post_id order by dbt_valid_from) as version_number
+        cast(row_number() over (partition by post_id order by dbt_valid_from) as bigint) as version_number
     from versions
 
 ),

@@ -13,7 +13,7 @@ numbered as (
 
     select
         *,
-        row_number() over (partition by user_id order by dbt_valid_from) as version_number
+        cast(row_number() over (partition by user_id order by dbt_valid_from) as bigint) as version_number
     from versions
 
 ),

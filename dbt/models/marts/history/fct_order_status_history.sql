@@ -15,7 +15,7 @@ numbered as (
 
     select
         *,
-        row_number() over (partition by order_id order by dbt_valid_from) as version_number
+        cast(row_number() over (partition by order_id order by dbt_valid_from) as bigint) as version_number
     from versions
 
 ),
@@ -44,7 +44,7 @@ final as (
         revenue,
         valid_from,
         valid_to,
-        {{ elapsed_microseconds('valid_from', 'valid_to') }} / 1000000.0 as duration_seconds
+        {{ elapsed_microseconds('valid_from', 'valid_to') }} / 1e6 as duration_seconds
     from (
         select * from observed
         union all

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_keys',
+        incremental_strategy=keyed_strategy('replace_keys'),
         unique_key='activity_date',
         meta={'replace_keys': {'marker_column': 'platform'}},
         post_hook="{{ advance_cursor(['int_visitor_active_days']) }}",
@@ -32,21 +32,18 @@ bounds as (
 {% if is_incremental() %}
 touched_days as (
 
-    select distinct cast(changed.key_value as date) + cast(offsets.n as integer) as activity_date
-    from {{ replaced_since_cursor('int_visitor_active_days', 'activity_date') }} as changed (key_value)
-    cross join range(28) as offsets (n)
+    select distinct cast({{ dbt.dateadd('day', 'cast(offsets.n as integer)', 'cast(changed.key_value as date)') }} as date) as activity_date
+    from {{ replaced_since_cursor('int_visitor_active_days', 'activity_date') }} as changed
+    cross join {{ integer_series(28) }} as offsets
     union
     -- the days after the last day built before (or all of them after a build from scratch)
-    select cast(day.range as date)
-    from range(
-        cast(coalesce(
-            case when {{ replaced_whole_since_cursor('int_visitor_active_days') }} then null
-            else (select max(activity_date) from {{ this }}) end + 1,
-            (select min(activity_date) from {{ ref('int_visitor_active_days') }})
-        ) as timestamp),
-        cast((select last_date from bounds) + 1 as timestamp),
-        interval 1 day
-    ) as day
+    select date_day
+    from {{ day_series(
+        "coalesce(case when " ~ replaced_whole_since_cursor('int_visitor_active_days') ~ " then null
+            else (select max(activity_date) from " ~ this ~ ") + 1 end,
+            (select min(activity_date) from " ~ ref('int_visitor_active_days') ~ "))",
+        "(select last_date from bounds)"
+    ) }} as days
     union
     -- days past the last day now: their rows go
     select activity_date from {{ this }} where activity_date > (select last_date from bounds)
@@ -102,13 +99,9 @@ window_changes as (
 
 calendar as (
 
-    select platforms.platform, cast(day.range as date) as activity_date
+    select platforms.platform, days.date_day as activity_date
     from (select distinct platform from visitor_days) as platforms
-    cross join range(
-        cast((select min(activity_date) from visitor_days) as timestamp),
-        cast((select last_date from bounds) + 1 as timestamp),
-        interval 1 day
-    ) as day
+    cross join {{ day_series('(select min(activity_date) from visitor_days)', '(select last_date from bounds)') }} as days
 
 ),
 
@@ -174,10 +167,8 @@ final as (
 )
 
 {% if is_incremental() %}
-select * from final
-union all by name
 -- a marker per touched day: its rows go when it has none left
-select activity_date from touched_days
+{{ with_markers('final', 'activity_date', 'touched_days') }}
 {% else %}
 select * from final
 {% endif %}

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_keys',
+        incremental_strategy=keyed_strategy('replace_keys'),
         unique_key='conversion_date',
         meta={'replace_keys': {'marker_column': 'channel'}},
         post_hook="{{ advance_cursor(['fct_conversion_attribution']) }}",
@@ -47,26 +47,24 @@ final as (
         channel,
         count(*) as touches,
         count(distinct conversion_event_id) as touched_conversions,
-        sum(first_touch_credit order by conversion_event_id, session_id) as first_touch_conversions,
-        sum(last_touch_credit order by conversion_event_id, session_id) as last_touch_conversions,
-        sum(linear_credit order by conversion_event_id, session_id) as linear_conversions,
-        sum(position_based_credit order by conversion_event_id, session_id) as position_based_conversions,
-        sum(time_decay_credit order by conversion_event_id, session_id) as time_decay_conversions,
-        sum(first_touch_revenue order by conversion_event_id, session_id) as first_touch_revenue,
-        sum(last_touch_revenue order by conversion_event_id, session_id) as last_touch_revenue,
-        sum(linear_revenue order by conversion_event_id, session_id) as linear_revenue,
-        sum(position_based_revenue order by conversion_event_id, session_id) as position_based_revenue,
-        sum(time_decay_revenue order by conversion_event_id, session_id) as time_decay_revenue
+        {{ ordered_sum('first_touch_credit', 'conversion_event_id, session_id') }} as first_touch_conversions,
+        {{ ordered_sum('last_touch_credit', 'conversion_event_id, session_id') }} as last_touch_conversions,
+        {{ ordered_sum('linear_credit', 'conversion_event_id, session_id') }} as linear_conversions,
+        {{ ordered_sum('position_based_credit', 'conversion_event_id, session_id') }} as position_based_conversions,
+        {{ ordered_sum('time_decay_credit', 'conversion_event_id, session_id') }} as time_decay_conversions,
+        {{ ordered_sum('first_touch_revenue', 'conversion_event_id, session_id') }} as first_touch_revenue,
+        {{ ordered_sum('last_touch_revenue', 'conversion_event_id, session_id') }} as last_touch_revenue,
+        {{ ordered_sum('linear_revenue', 'conversion_event_id, session_id') }} as linear_revenue,
+        {{ ordered_sum('position_based_revenue', 'conversion_event_id, session_id') }} as position_based_revenue,
+        {{ ordered_sum('time_decay_revenue', 'conversion_event_id, session_id') }} as time_decay_revenue
     from touches
     group by conversion_date, channel
 
 )
 
 {% if is_incremental() %}
-select * from final
-union all by name
 -- a marker per touched day: its rows go when it has none left
-select conversion_date from touched_days
+{{ with_markers('final', 'conversion_date', 'touched_days') }}
 {% else %}
 select * from final
 {% endif %}

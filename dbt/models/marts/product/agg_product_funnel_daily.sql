@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_keys',
+        incremental_strategy=keyed_strategy('replace_keys'),
         unique_key='session_date',
         meta={'replace_keys': {'marker_column': 'sessions'}},
         post_hook="{{ advance_cursor(['fct_sessions', 'int_devices_flagged_runaway']) }}",
@@ -142,10 +142,8 @@ final as (
 )
 
 {% if is_incremental() %}
-select * from final
-union all by name
 -- a marker per touched day: its row goes when it has no session left
-select session_date from touched_days
+{{ with_markers('final', 'session_date', 'touched_days') }}
 {% else %}
 select * from final
 {% endif %}

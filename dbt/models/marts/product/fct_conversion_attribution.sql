@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='replace_keys',
+        incremental_strategy=keyed_strategy('replace_keys'),
         unique_key='visitor_id',
         meta={'replace_keys': {'marker_column': 'conversion_event_id', 'record_replaced': ['conversion_date']}},
         post_hook="{{ advance_cursor(['fct_sessions']) }}",
@@ -71,12 +71,12 @@ touches as (
         sessions.utm_source,
         sessions.utm_medium,
         sessions.utm_campaign,
-        epoch(conversions.converted_at - sessions.session_start_at) as seconds_before_conversion
+        {{ elapsed_microseconds('sessions.session_start_at', 'conversions.converted_at') }} / 1e6 as seconds_before_conversion
     from conversions
     inner join sessions
         on conversions.visitor_id = sessions.visitor_id
             and sessions.session_start_at <= conversions.converted_at
-            and epoch(conversions.converted_at - sessions.session_start_at) <= {{ lookback_seconds }}
+            and {{ elapsed_microseconds('sessions.session_start_at', 'conversions.converted_at') }} / 1e6 <= {{ lookback_seconds }}
 
 ),
 
@@ -84,7 +84,7 @@ numbered as (
 
     select
         *,
-        row_number() over by_conversion as touch_number,
+        cast(row_number() over by_conversion as bigint) as touch_number,
         count(*) over (partition by conversion_event_id) as touches,
         pow(0.5, seconds_before_conversion / {{ half_life_seconds }}) as decay_weight
     from touches
@@ -160,10 +160,8 @@ final as (
 )
 
 {% if is_incremental() %}
-select * from final
-union all by name
 -- a marker per touched visitor: its rows are replaced even when it has none left
-select visitor_id from touched_visitors
+{{ with_markers('final', 'visitor_id', 'touched_visitors') }}
 {% else %}
 select * from final
 {% endif %}

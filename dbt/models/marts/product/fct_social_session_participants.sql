@@ -12,7 +12,7 @@ first_joins as (
 
     select
         *,
-        row_number() over (partition by instance_id, visitor_id order by joined_at, join_event_id) as join_number
+        cast(row_number() over (partition by instance_id, visitor_id order by joined_at, join_event_id) as bigint) as join_number
     from joins
 
 ),

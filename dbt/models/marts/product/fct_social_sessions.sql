@@ -57,7 +57,7 @@ final as (
         instances.game_id,
         instances.destination,
         coalesce(joined.participant_count, 0) as participant_count,
-        {{ elapsed_microseconds('instances.created_at', 'joined.first_joined_at') }} / 1000000.0 as seconds_to_first_join,
+        {{ elapsed_microseconds('instances.created_at', 'joined.first_joined_at') }} / 1e6 as seconds_to_first_join,
         coalesce(games_after_joining.games_played, 0) as games_played_by_joiners,
         instances.created_at,
         joined.first_joined_at
